@@ -1,0 +1,71 @@
+//! The admin listener: `/healthz`, `/readyz`, `/metrics` and `/config`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde_json::json;
+
+use crate::pipeline::Gateway;
+
+pub struct AdminApp {
+    pub gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let path = session.req_header().uri.path().to_owned();
+        let (status, content_type, body) = self.route(&path);
+        Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(body)
+            .unwrap_or_default()
+    }
+}
+
+impl AdminApp {
+    fn route(&self, path: &str) -> (StatusCode, &'static str, Vec<u8>) {
+        let gw = &self.gateway;
+        match path {
+            "/healthz" => (StatusCode::OK, "text/plain", b"ok\n".to_vec()),
+            "/readyz" => {
+                let snapshot = gw.snapshot();
+                let ready = gw.is_ready();
+                let providers: Vec<_> = snapshot
+                    .providers()
+                    .iter()
+                    .map(|p| json!({"name": p.name(), "type": p.kind()}))
+                    .collect();
+                let body = json!({
+                    "ready": ready,
+                    "config_version": snapshot.version,
+                    "providers": providers,
+                });
+                let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                (status, "application/json", body.to_string().into_bytes())
+            }
+            "/metrics" => (
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                gw.metrics.render(),
+            ),
+            "/config" => {
+                let snapshot = gw.snapshot();
+                let mut routes: Vec<&str> = snapshot.route_names().collect();
+                routes.sort_unstable();
+                let body = json!({
+                    "version": snapshot.version,
+                    "routes": routes,
+                    "default_route": snapshot.default_route().is_some(),
+                });
+                (StatusCode::OK, "application/json", body.to_string().into_bytes())
+            }
+            _ => (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
+        }
+    }
+}

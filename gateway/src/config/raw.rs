@@ -1,0 +1,176 @@
+//! The YAML document exactly as users write it. Unknown fields are rejected everywhere.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub retry: RawRetry,
+    pub providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    /// Where a `model` that names no route goes; without it such requests get 404.
+    #[serde(default)]
+    pub default_route: Option<RawDefaultRoute>,
+    /// USD prices per million tokens, keyed by the upstream model name.
+    #[serde(default)]
+    pub prices: BTreeMap<String, RawPrice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    pub max_body_bytes: usize,
+    pub max_response_bytes: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_response_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetry {
+    /// Upstream attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Retries allowed as a fraction of requests.
+    pub budget_ratio: f64,
+    /// Retries always allowed per second, whatever the ratio.
+    pub min_retries_per_second: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// A `Retry-After` longer than this is not waited for.
+    pub max_retry_after_ms: u64,
+}
+
+impl Default for RawRetry {
+    fn default() -> Self {
+        RawRetry {
+            max_attempts: 3,
+            budget_ratio: 0.2,
+            min_retries_per_second: 10,
+            base_backoff_ms: 25,
+            max_backoff_ms: 1000,
+            max_retry_after_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
+pub enum RawProvider {
+    /// OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, ...).
+    Openai(RawHttpProvider),
+    /// The built-in deterministic provider; needs no network and no key.
+    Mock(RawMockProvider),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpProvider {
+    /// e.g. `https://api.openai.com/v1`; `${VAR}` and `${VAR:-default}` are expanded.
+    pub base_url: String,
+    /// The environment variable holding the API key (never the key itself).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    /// Speak HTTP/2 without TLS negotiation (h2c), e.g. for a vLLM behind an h2c proxy.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTimeouts {
+    pub connect_ms: u64,
+    /// From sending the request to the response headers (and, for streams, the first event).
+    pub first_byte_ms: u64,
+    /// Longest silence between two body chunks.
+    pub idle_ms: u64,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        RawTimeouts {
+            connect_ms: 5_000,
+            first_byte_ms: 120_000,
+            idle_ms: 60_000,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMockProvider {
+    /// `echo` (default) repeats the last user message; `fixed` answers `text`.
+    #[serde(default)]
+    pub response: MockResponseMode,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Words per streamed chunk.
+    #[serde(default)]
+    pub words_per_chunk: Option<usize>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MockResponseMode {
+    #[default]
+    Echo,
+    Fixed,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// The `model` name clients send.
+    pub model: String,
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaultRoute {
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub provider: String,
+    /// The upstream model name; defaults to the model the client sent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Share of traffic among targets of the same priority.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Lower is tried first; defaults to the target's position, so a plain list is a
+    /// fallback chain.
+    #[serde(default)]
+    pub priority: Option<u32>,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+    /// Price of prompt tokens served from the provider's cache; defaults to the input price.
+    #[serde(default)]
+    pub cached_input_per_million: Option<f64>,
+}

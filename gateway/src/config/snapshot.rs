@@ -1,0 +1,375 @@
+//! The compiled, immutable configuration that requests read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::env::expand;
+use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
+use crate::accounting::Price;
+use crate::providers::mock::MockProvider;
+use crate::providers::openai::OpenAiProvider;
+use crate::providers::{Provider, Timeouts};
+use crate::upstream::client::{ClientFactory, ClientKey};
+use crate::upstream::retry::RetryPolicy;
+
+/// Everything a request needs, pinned for its whole life.
+pub struct Snapshot {
+    pub version: String,
+    pub max_body_bytes: usize,
+    pub max_response_bytes: usize,
+    pub retry: RetryPolicy,
+    pub budget_ratio: f64,
+    pub min_retries_per_second: u32,
+    routes: HashMap<String, Arc<Route>>,
+    default_route: Option<Arc<Route>>,
+    prices: HashMap<String, Price>,
+    providers: Vec<Arc<dyn Provider>>,
+    /// The `GET /v1/models` body, built once.
+    pub models_body: Bytes,
+}
+
+pub struct Route {
+    /// The route name (`default` for the default route).
+    pub name: String,
+    /// Targets grouped by priority, lowest first.
+    tiers: Vec<Vec<Target>>,
+}
+
+pub struct Target {
+    pub provider: Arc<dyn Provider>,
+    /// The upstream model; `None` keeps the client's.
+    pub model: Option<String>,
+    pub weight: u32,
+}
+
+impl Snapshot {
+    /// The route for a client's `model`, or the default route.
+    pub fn route(&self, model: &str) -> Option<&Arc<Route>> {
+        self.routes.get(model).or(self.default_route.as_ref())
+    }
+
+    pub fn has_route(&self, model: &str) -> bool {
+        self.routes.contains_key(model)
+    }
+
+    pub fn price(&self, upstream_model: &str) -> Option<Price> {
+        self.prices.get(upstream_model).copied()
+    }
+
+    pub fn providers(&self) -> &[Arc<dyn Provider>] {
+        &self.providers
+    }
+
+    pub fn default_route(&self) -> Option<&Arc<Route>> {
+        self.default_route.as_ref()
+    }
+
+    pub fn route_names(&self) -> impl Iterator<Item = &str> {
+        self.routes.keys().map(String::as_str)
+    }
+}
+
+impl Route {
+    /// The targets to try, in order, for at most `max_attempts` attempts: each priority tier
+    /// in a weighted random order, lower tiers first, cycling when attempts exceed targets.
+    pub fn attempt_order(&self, max_attempts: usize) -> Vec<&Target> {
+        let mut order: Vec<&Target> = Vec::with_capacity(max_attempts);
+        for tier in &self.tiers {
+            weighted_shuffle_into(tier, &mut order);
+        }
+        let distinct = order.len();
+        if distinct == 0 {
+            return order;
+        }
+        let mut i = 0;
+        while order.len() < max_attempts {
+            order.push(order[i % distinct]);
+            i += 1;
+        }
+        order.truncate(max_attempts.max(1));
+        order
+    }
+
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.tiers.iter().flatten()
+    }
+}
+
+fn weighted_shuffle_into<'a>(tier: &'a [Target], out: &mut Vec<&'a Target>) {
+    if tier.len() == 1 {
+        out.push(&tier[0]);
+        return;
+    }
+    let mut left: Vec<&Target> = tier.iter().filter(|t| t.weight > 0).collect();
+    while !left.is_empty() {
+        let total: u64 = left.iter().map(|t| u64::from(t.weight)).sum();
+        let mut pick = fastrand::u64(0..total.max(1));
+        let mut index = 0;
+        for (i, t) in left.iter().enumerate() {
+            let w = u64::from(t.weight);
+            if pick < w {
+                index = i;
+                break;
+            }
+            pick -= w;
+        }
+        out.push(left.swap_remove(index));
+    }
+}
+
+/// Validates a raw config and builds the snapshot; errors name the offending field.
+pub fn compile(
+    raw: RawConfig,
+    version: String,
+    clients: &ClientFactory,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Snapshot, String> {
+    if raw.limits.max_body_bytes == 0 {
+        return Err("limits.max_body_bytes must be greater than 0".into());
+    }
+    if raw.retry.max_attempts == 0 || raw.retry.max_attempts > 10 {
+        return Err("retry.max_attempts must be between 1 and 10".into());
+    }
+    if !(0.0..=10.0).contains(&raw.retry.budget_ratio) {
+        return Err("retry.budget_ratio must be between 0 and 10".into());
+    }
+    let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+    for (name, provider) in &raw.providers {
+        let built = build_provider(name, provider, clients, &env)
+            .map_err(|e| format!("providers.{name}: {e}"))?;
+        providers.insert(name.clone(), built);
+    }
+    let mut routes = HashMap::new();
+    for (i, route) in raw.routes.iter().enumerate() {
+        if route.model.is_empty() {
+            return Err(format!("routes[{i}].model must not be empty"));
+        }
+        let built = build_route(&route.model, &route.targets, &providers)
+            .map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?;
+        if routes.insert(route.model.clone(), Arc::new(built)).is_some() {
+            return Err(format!("routes[{i}]: duplicate route for model `{}`", route.model));
+        }
+    }
+    let default_route = match &raw.default_route {
+        Some(d) => Some(Arc::new(
+            build_route("default", &d.targets, &providers)
+                .map_err(|e| format!("default_route: {e}"))?,
+        )),
+        None => None,
+    };
+    let mut prices = HashMap::new();
+    for (model, price) in &raw.prices {
+        prices.insert(model.clone(), check_price(price).map_err(|e| format!("prices.{model}: {e}"))?);
+    }
+    let mut names: Vec<&str> = routes.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let models_body = models_list_body(&names);
+    let mut provider_list: Vec<Arc<dyn Provider>> = providers.into_values().collect();
+    provider_list.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(Snapshot {
+        version,
+        max_body_bytes: raw.limits.max_body_bytes,
+        max_response_bytes: raw.limits.max_response_bytes,
+        retry: RetryPolicy {
+            max_attempts: raw.retry.max_attempts,
+            base_backoff: Duration::from_millis(raw.retry.base_backoff_ms),
+            max_backoff: Duration::from_millis(raw.retry.max_backoff_ms),
+            max_retry_after: Duration::from_millis(raw.retry.max_retry_after_ms),
+        },
+        budget_ratio: raw.retry.budget_ratio,
+        min_retries_per_second: raw.retry.min_retries_per_second,
+        routes,
+        default_route,
+        prices,
+        providers: provider_list,
+        models_body,
+    })
+}
+
+fn build_provider(
+    name: &str,
+    raw: &RawProvider,
+    clients: &ClientFactory,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Provider>, String> {
+    match raw {
+        RawProvider::Mock(mock) => Ok(Arc::new(MockProvider::new(name.to_owned(), mock))),
+        RawProvider::Openai(http) => {
+            let base_url = expand(&http.base_url, env).map_err(|e| format!("base_url: {e}"))?;
+            let api_key = match &http.api_key_env {
+                Some(var) => match env(var).filter(|k| !k.is_empty()) {
+                    Some(key) => Some(key),
+                    None => {
+                        tracing::warn!(provider = name, variable = %var, "API key variable is not set; calling without a key");
+                        None
+                    }
+                },
+                None => None,
+            };
+            let t = http.timeouts;
+            if t.connect_ms == 0 || t.first_byte_ms == 0 || t.idle_ms == 0 {
+                return Err("timeouts must be greater than 0".into());
+            }
+            let client = clients.client(ClientKey {
+                connect_timeout_ms: t.connect_ms,
+                http2_prior_knowledge: http.http2_prior_knowledge,
+            })?;
+            let timeouts = Timeouts {
+                first_byte: Duration::from_millis(t.first_byte_ms),
+                idle: Duration::from_millis(t.idle_ms),
+            };
+            Ok(Arc::new(OpenAiProvider::new(
+                name.to_owned(),
+                &base_url,
+                api_key,
+                client,
+                timeouts,
+            )?))
+        }
+    }
+}
+
+fn build_route(
+    name: &str,
+    targets: &[RawTarget],
+    providers: &HashMap<String, Arc<dyn Provider>>,
+) -> Result<Route, String> {
+    if targets.is_empty() {
+        return Err("a route needs at least one target".into());
+    }
+    let mut tiers: Vec<(u32, Vec<Target>)> = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let provider = providers
+            .get(&t.provider)
+            .ok_or_else(|| format!("targets[{i}]: unknown provider `{}`", t.provider))?
+            .clone();
+        if t.model.as_deref() == Some("") {
+            return Err(format!("targets[{i}].model must not be empty"));
+        }
+        let priority = t.priority.unwrap_or(i as u32);
+        let target = Target {
+            provider,
+            model: t.model.clone(),
+            weight: t.weight,
+        };
+        match tiers.iter_mut().find(|(p, _)| *p == priority) {
+            Some((_, tier)) => tier.push(target),
+            None => tiers.push((priority, vec![target])),
+        }
+    }
+    tiers.sort_by_key(|(p, _)| *p);
+    for (priority, tier) in &tiers {
+        if tier.iter().all(|t| t.weight == 0) {
+            return Err(format!("targets of priority {priority} all have weight 0"));
+        }
+    }
+    Ok(Route {
+        name: name.to_owned(),
+        tiers: tiers.into_iter().map(|(_, t)| t).collect(),
+    })
+}
+
+fn check_price(raw: &RawPrice) -> Result<Price, String> {
+    let cached = raw.cached_input_per_million.unwrap_or(raw.input_per_million);
+    for v in [raw.input_per_million, raw.output_per_million, cached] {
+        if !v.is_finite() || v < 0.0 {
+            return Err("prices must be finite and not negative".into());
+        }
+    }
+    Ok(Price {
+        input_per_million: raw.input_per_million,
+        output_per_million: raw.output_per_million,
+        cached_input_per_million: cached,
+    })
+}
+
+fn models_list_body(names: &[&str]) -> Bytes {
+    let data: Vec<serde_json::Value> = names
+        .iter()
+        .map(|id| {
+            serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "promptgate"})
+        })
+        .collect();
+    let body = serde_json::json!({"object": "list", "data": data});
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::parse_yaml;
+
+    fn compile_yaml(text: &str) -> Result<Snapshot, String> {
+        let raw = parse_yaml(text)?;
+        compile(raw, "v1".into(), &ClientFactory::default(), |name| {
+            (name == "BASE").then(|| "http://127.0.0.1:1/v1".to_owned())
+        })
+    }
+
+    const CONFIG: &str = "
+providers:
+  a: { type: mock }
+  b: { type: openai, base_url: '${BASE}' }
+routes:
+  - model: chain
+    targets: [ { provider: a }, { provider: b, model: real } ]
+  - model: split
+    targets:
+      - { provider: a, priority: 0, weight: 3 }
+      - { provider: b, priority: 0, weight: 1 }
+default_route:
+  targets: [ { provider: b } ]
+prices:
+  real: { input_per_million: 1.0, output_per_million: 2.0 }
+";
+
+    #[test]
+    fn plain_list_is_a_fallback_chain() {
+        let snap = compile_yaml(CONFIG).unwrap();
+        let route = snap.route("chain").unwrap();
+        let order: Vec<_> = route.attempt_order(3).iter().map(|t| t.provider.name()).collect();
+        assert_eq!(order, vec!["a", "b", "a"]);
+        assert_eq!(route.attempt_order(1).len(), 1);
+    }
+
+    #[test]
+    fn same_priority_splits_by_weight() {
+        let snap = compile_yaml(CONFIG).unwrap();
+        let route = snap.route("split").unwrap();
+        let firsts = (0..4000)
+            .filter(|_| route.attempt_order(2)[0].provider.name() == "a")
+            .count();
+        assert!((2700..3300).contains(&firsts), "{firsts}");
+    }
+
+    #[test]
+    fn unknown_model_uses_default_route_and_models_lists_routes() {
+        let snap = compile_yaml(CONFIG).unwrap();
+        assert_eq!(snap.route("anything").unwrap().name, "default");
+        assert!(!snap.has_route("anything"));
+        let models: serde_json::Value = serde_json::from_slice(&snap.models_body).unwrap();
+        assert_eq!(models["data"][0]["id"], "chain");
+        assert_eq!(models["data"][1]["id"], "split");
+        assert!(snap.price("real").is_some());
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected_with_the_field() {
+        let cases = [
+            ("providers: {}\nroutes: [ { model: x, targets: [ { provider: nope } ] } ]", "unknown provider"),
+            ("providers: { a: { type: mock } }\nroutes: [ { model: x, targets: [] } ]", "at least one target"),
+            ("providers: { b: { type: openai, base_url: '${UNSET_VAR}' } }", "UNSET_VAR"),
+            ("providers: { b: { type: openai, base_url: 'ftp://x' } }", "http"),
+            ("providers: { a: { type: mock } }\nroutes: [ { model: x, targets: [ { provider: a } ] }, { model: x, targets: [ { provider: a } ] } ]", "duplicate"),
+            ("providers: { a: { type: mock } }\nprices: { m: { input_per_million: -1, output_per_million: 1 } }", "prices.m"),
+            ("providers: { a: { type: mock } }\nretry: { max_attempts: 0 }", "max_attempts"),
+        ];
+        for (text, needle) in cases {
+            let err = compile_yaml(text).err().unwrap_or_default();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Prometheus metrics, recorded once per request from its [`RequestRecord`].
+//!
+//! Names follow `promptgate_*` for gateway concepts and the OpenTelemetry GenAI semantic
+//! conventions (`gen_ai_client_*`, dots as underscores) for model-call measurements.
+
+use prometheus::{
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::pipeline::record::RequestRecord;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    overhead: Histogram,
+    ttft: HistogramVec,
+    tokens: IntCounterVec,
+    cost: CounterVec,
+    upstream_errors: IntCounterVec,
+    retries: IntCounterVec,
+    pub retry_budget_exhausted: IntCounter,
+    usage_estimated: IntCounter,
+    pub inflight: IntGauge,
+    config_info: IntGaugeVec,
+    pub config_reloads: IntCounterVec,
+    genai_duration: HistogramVec,
+    genai_tokens: HistogramVec,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05,
+];
+const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+];
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("promptgate_requests_total", "Client requests by route, endpoint and status"),
+            &["route", "endpoint", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new("promptgate_request_duration_seconds", "Total request duration")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "endpoint"],
+        )?;
+        let overhead = Histogram::with_opts(
+            HistogramOpts::new(
+                "promptgate_gateway_overhead_seconds",
+                "Time spent in the gateway itself: total minus time waiting on the upstream",
+            )
+            .buckets(OVERHEAD_BUCKETS.to_vec()),
+        )?;
+        let ttft = HistogramVec::new(
+            HistogramOpts::new(
+                "promptgate_time_to_first_token_seconds",
+                "Streams: time from request to the first event sent to the client",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )?;
+        let tokens = IntCounterVec::new(
+            Opts::new("promptgate_tokens_total", "Tokens by route, upstream model and type"),
+            &["route", "model", "type"],
+        )?;
+        let cost = CounterVec::new(
+            Opts::new("promptgate_cost_usd_total", "Cost in USD by route and upstream model"),
+            &["route", "model"],
+        )?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new("promptgate_upstream_errors_total", "Failed upstream attempts"),
+            &["provider", "kind"],
+        )?;
+        let retries = IntCounterVec::new(
+            Opts::new("promptgate_retries_total", "Upstream attempts after the first"),
+            &["route"],
+        )?;
+        let retry_budget_exhausted = IntCounter::new(
+            "promptgate_retry_budget_exhausted_total",
+            "Retries not made because the retry budget was spent",
+        )?;
+        let usage_estimated = IntCounter::new(
+            "promptgate_usage_estimated_total",
+            "Requests whose usage was estimated (stream cut before the provider reported it)",
+        )?;
+        let inflight = IntGauge::new("promptgate_inflight_requests", "Requests in flight")?;
+        let config_info = IntGaugeVec::new(
+            Opts::new("promptgate_config_version", "The loaded config version (value is 1)"),
+            &["version"],
+        )?;
+        let config_reloads = IntCounterVec::new(
+            Opts::new("promptgate_config_reloads_total", "Config reloads by result"),
+            &["result"],
+        )?;
+        let genai_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gen_ai_client_operation_duration_seconds",
+                "GenAI operation duration (OpenTelemetry GenAI semantic conventions)",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"],
+        )?;
+        let genai_tokens = HistogramVec::new(
+            HistogramOpts::new(
+                "gen_ai_client_token_usage",
+                "Tokens per GenAI operation (OpenTelemetry GenAI semantic conventions)",
+            )
+            .buckets(TOKEN_BUCKETS.to_vec()),
+            &["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"],
+        )?;
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(duration.clone()),
+            Box::new(overhead.clone()),
+            Box::new(ttft.clone()),
+            Box::new(tokens.clone()),
+            Box::new(cost.clone()),
+            Box::new(upstream_errors.clone()),
+            Box::new(retries.clone()),
+            Box::new(retry_budget_exhausted.clone()),
+            Box::new(usage_estimated.clone()),
+            Box::new(inflight.clone()),
+            Box::new(config_info.clone()),
+            Box::new(config_reloads.clone()),
+            Box::new(genai_duration.clone()),
+            Box::new(genai_tokens.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        Ok(Metrics {
+            registry,
+            requests,
+            duration,
+            overhead,
+            ttft,
+            tokens,
+            cost,
+            upstream_errors,
+            retries,
+            retry_budget_exhausted,
+            usage_estimated,
+            inflight,
+            config_info,
+            config_reloads,
+            genai_duration,
+            genai_tokens,
+        })
+    }
+
+    pub fn set_config_version(&self, version: &str) {
+        self.config_info.reset();
+        self.config_info.with_label_values(&[version]).set(1);
+    }
+
+    pub fn upstream_error(&self, provider: &str, kind: &str) {
+        self.upstream_errors.with_label_values(&[provider, kind]).inc();
+    }
+
+    pub fn record(&self, rec: &RequestRecord) {
+        let endpoint = rec.endpoint;
+        let route = rec.route.as_deref().unwrap_or("");
+        let status = rec.status.to_string();
+        self.requests
+            .with_label_values(&[route, endpoint, status.as_str()])
+            .inc();
+        let total = rec.started.elapsed();
+        self.duration
+            .with_label_values(&[route, endpoint])
+            .observe(total.as_secs_f64());
+        self.overhead
+            .observe(total.saturating_sub(rec.upstream_time).as_secs_f64());
+        if let Some(ttft) = rec.time_to_first_token {
+            self.ttft.with_label_values(&[route]).observe(ttft.as_secs_f64());
+        }
+        if rec.attempts > 1 {
+            self.retries
+                .with_label_values(&[route])
+                .inc_by(u64::from(rec.attempts - 1));
+        }
+        let (Some(usage), Some(model)) = (rec.usage, rec.upstream_model.as_deref()) else {
+            return;
+        };
+        if usage.estimated {
+            self.usage_estimated.inc();
+        }
+        let provider = rec.provider_kind.unwrap_or("");
+        for (kind, n) in [
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+            ("cached", usage.cached_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ] {
+            if n > 0 {
+                self.tokens.with_label_values(&[route, model, kind]).inc_by(n);
+            }
+        }
+        self.genai_tokens
+            .with_label_values(&[endpoint, provider, model, "input"])
+            .observe(usage.prompt_tokens as f64);
+        if usage.completion_tokens > 0 {
+            self.genai_tokens
+                .with_label_values(&[endpoint, provider, model, "output"])
+                .observe(usage.completion_tokens as f64);
+        }
+        self.genai_duration
+            .with_label_values(&[endpoint, provider, model])
+            .observe(total.as_secs_f64());
+        if let Some(cost) = rec.cost_usd {
+            self.cost.with_label_values(&[route, model]).inc_by(cost);
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}

@@ -1,0 +1,248 @@
+//! The request pipeline: plain Rust that the Pingora shell hands every owned request to.
+//! It never touches a socket directly; it writes through a [`Downstream`].
+
+pub mod downstream;
+pub mod exchange;
+pub mod generate;
+pub mod record;
+pub mod respond;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::Method;
+
+use crate::config::Snapshot;
+use crate::error::GatewayError;
+use crate::metrics::Metrics;
+use crate::providers::Endpoint;
+use crate::upstream::client::ClientFactory;
+use crate::upstream::retry::RetryBudget;
+use downstream::Downstream;
+use record::RequestRecord;
+
+/// Long-lived gateway state shared by every request.
+pub struct Gateway {
+    snapshot: ArcSwap<Snapshot>,
+    budget: ArcSwap<RetryBudget>,
+    pub metrics: Metrics,
+    pub clients: Arc<ClientFactory>,
+    ready: AtomicBool,
+}
+
+impl Gateway {
+    pub fn new(snapshot: Snapshot, clients: Arc<ClientFactory>) -> Result<Self, prometheus::Error> {
+        let metrics = Metrics::new()?;
+        metrics.set_config_version(&snapshot.version);
+        let budget = RetryBudget::new(snapshot.budget_ratio, snapshot.min_retries_per_second);
+        Ok(Gateway {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            budget: ArcSwap::from_pointee(budget),
+            metrics,
+            clients,
+            ready: AtomicBool::new(true),
+        })
+    }
+
+    /// The current snapshot; a request keeps the one it started with.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Replaces the snapshot in one atomic swap.
+    pub fn swap(&self, snapshot: Snapshot) {
+        let old = self.snapshot.load();
+        if old.budget_ratio != snapshot.budget_ratio
+            || old.min_retries_per_second != snapshot.min_retries_per_second
+        {
+            self.budget.store(Arc::new(RetryBudget::new(
+                snapshot.budget_ratio,
+                snapshot.min_retries_per_second,
+            )));
+        }
+        self.metrics.set_config_version(&snapshot.version);
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    pub fn budget(&self) -> Arc<RetryBudget> {
+        self.budget.load_full()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
+/// What a request path is, decided from the method and path alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRoute {
+    Llm(Endpoint),
+    ListModels,
+    GetModel(String),
+    Generate,
+    /// Any other `/v1/*` path: proxied unchanged to the default route's upstream.
+    Passthrough,
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl ApiRoute {
+    pub fn classify(method: &Method, path: &str) -> ApiRoute {
+        let llm = match path {
+            "/v1/chat/completions" => Some(Endpoint::ChatCompletions),
+            "/v1/completions" => Some(Endpoint::Completions),
+            "/v1/embeddings" => Some(Endpoint::Embeddings),
+            "/v1/responses" => Some(Endpoint::Responses),
+            _ => None,
+        };
+        if let Some(endpoint) = llm {
+            return if method == Method::POST {
+                ApiRoute::Llm(endpoint)
+            } else {
+                ApiRoute::MethodNotAllowed
+            };
+        }
+        if path == "/api/v1/generate" {
+            return if method == Method::POST {
+                ApiRoute::Generate
+            } else {
+                ApiRoute::MethodNotAllowed
+            };
+        }
+        if path == "/v1/models" {
+            return if method == Method::GET {
+                ApiRoute::ListModels
+            } else {
+                ApiRoute::MethodNotAllowed
+            };
+        }
+        if let Some(id) = path.strip_prefix("/v1/models/") {
+            if method == Method::GET && !id.is_empty() {
+                return ApiRoute::GetModel(percent_decode(id));
+            }
+        }
+        if path.starts_with("/v1/") {
+            return ApiRoute::Passthrough;
+        }
+        ApiRoute::NotFound
+    }
+
+    /// Whether the pipeline needs the request body.
+    pub fn reads_body(&self) -> bool {
+        matches!(self, ApiRoute::Llm(_) | ApiRoute::Generate)
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            ApiRoute::Llm(e) => e.label(),
+            ApiRoute::ListModels | ApiRoute::GetModel(_) => "models",
+            ApiRoute::Generate => "generate",
+            ApiRoute::Passthrough => "passthrough",
+            ApiRoute::NotFound | ApiRoute::MethodNotAllowed => "other",
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// One request the pipeline owns, body already read.
+pub struct GatewayRequest {
+    pub started: Instant,
+    pub route: ApiRoute,
+    pub method: Method,
+    pub path: String,
+    pub body: Bytes,
+    pub trace_id: String,
+}
+
+/// Runs one request to completion and returns what it recorded.
+pub async fn handle<D: Downstream>(gw: &Gateway, req: GatewayRequest, down: &mut D) -> RequestRecord {
+    let snapshot = gw.snapshot();
+    let mut rec = RequestRecord::new(req.started, req.trace_id.clone(), req.route.label());
+    let result = match &req.route {
+        ApiRoute::Llm(endpoint) => {
+            gw.budget().deposit();
+            exchange::run(gw, &snapshot, *endpoint, &req, down, &mut rec).await
+        }
+        ApiRoute::Generate => {
+            gw.budget().deposit();
+            generate::run(gw, &snapshot, &req, down, &mut rec).await
+        }
+        ApiRoute::ListModels => {
+            respond::json(down, &mut rec, http::StatusCode::OK, snapshot.models_body.clone(), &[]).await;
+            Ok(())
+        }
+        ApiRoute::GetModel(id) => get_model(&snapshot, id, down, &mut rec).await,
+        ApiRoute::MethodNotAllowed => Err(GatewayError::MethodNotAllowed {
+            method: req.method.to_string(),
+            path: req.path.clone(),
+        }),
+        ApiRoute::NotFound | ApiRoute::Passthrough => Err(GatewayError::NotFound(req.path.clone())),
+    };
+    if let Err(err) = result {
+        respond::error(down, &mut rec, &err, None).await;
+    }
+    rec
+}
+
+async fn get_model<D: Downstream>(
+    snapshot: &Snapshot,
+    id: &str,
+    down: &mut D,
+    rec: &mut RequestRecord,
+) -> Result<(), GatewayError> {
+    if !snapshot.has_route(id) {
+        return Err(GatewayError::ModelNotFound(id.to_owned()));
+    }
+    let body = serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "promptgate"});
+    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| GatewayError::Internal(e.to_string()))?);
+    respond::json(down, rec, http::StatusCode::OK, body, &[]).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_paths() {
+        let post = Method::POST;
+        let get = Method::GET;
+        assert_eq!(ApiRoute::classify(&post, "/v1/chat/completions"), ApiRoute::Llm(Endpoint::ChatCompletions));
+        assert_eq!(ApiRoute::classify(&get, "/v1/chat/completions"), ApiRoute::MethodNotAllowed);
+        assert_eq!(ApiRoute::classify(&get, "/v1/models"), ApiRoute::ListModels);
+        assert_eq!(ApiRoute::classify(&get, "/v1/models/a%2Fb"), ApiRoute::GetModel("a/b".into()));
+        assert_eq!(ApiRoute::classify(&post, "/v1/files"), ApiRoute::Passthrough);
+        assert_eq!(ApiRoute::classify(&post, "/api/v1/generate"), ApiRoute::Generate);
+        assert_eq!(ApiRoute::classify(&get, "/"), ApiRoute::NotFound);
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("é%é"), "é%é");
+    }
+}

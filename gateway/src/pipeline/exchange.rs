@@ -1,0 +1,411 @@
+//! The upstream exchange of an LLM endpoint: choose targets, retry and fall back before the
+//! first byte reaches the client, then relay a whole body or a stream and account for it.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde_json::value::RawValue;
+
+use super::downstream::{Downstream, ResponseHead};
+use super::record::RequestRecord;
+use super::respond::{self, gateway_headers, COST};
+use super::{Gateway, GatewayRequest};
+use crate::accounting::format_cost;
+use crate::config::{Snapshot, Target};
+use crate::error::GatewayError;
+use crate::openai::request::RequestDoc;
+use crate::openai::sse::{SseEvent, SseSplitter};
+use crate::openai::usage::Usage;
+use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
+use crate::upstream::body::BodyError;
+use crate::upstream::retry::{is_retryable_status, retry_after};
+
+/// Upstream response headers worth passing to the client.
+const FORWARDED_HEADERS: &[&str] = &["x-request-id", "openai-processing-ms", "openai-version"];
+
+/// A parsed OpenAI request ready to be sent to targets.
+pub struct PreparedRequest {
+    pub endpoint: Endpoint,
+    pub model: String,
+    pub stream: bool,
+    /// True when the gateway added `stream_options.include_usage` and must strip usage again.
+    pub inject_usage: bool,
+    pub body: Bytes,
+}
+
+impl PreparedRequest {
+    pub fn parse(endpoint: Endpoint, body: Bytes) -> Result<Self, GatewayError> {
+        let doc = RequestDoc::parse(&body)?;
+        let model = doc.model()?.into_owned();
+        let stream = endpoint != Endpoint::Embeddings && doc.stream()?;
+        let inject_usage =
+            stream && endpoint.has_stream_usage_option() && !doc.include_usage()?;
+        Ok(PreparedRequest {
+            endpoint,
+            model,
+            stream,
+            inject_usage,
+            body: body.clone(),
+        })
+    }
+
+    /// The body for one target: the original bytes unless the model or stream options change.
+    fn body_for(&self, target_model: Option<&str>) -> Result<Bytes, GatewayError> {
+        let rename = target_model.filter(|m| *m != self.model);
+        if rename.is_none() && !self.inject_usage {
+            return Ok(self.body.clone());
+        }
+        let mut doc = RequestDoc::parse(&self.body)?;
+        if let Some(model) = rename {
+            doc.set_str("model", model);
+        }
+        if self.inject_usage {
+            let mut options = match doc.raw("stream_options") {
+                Some(raw) => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+                    .unwrap_or_default(),
+                None => serde_json::Map::new(),
+            };
+            options.insert("include_usage".into(), serde_json::Value::Bool(true));
+            let raw: Box<RawValue> = serde_json::value::to_raw_value(&options)
+                .map_err(|e| GatewayError::Internal(e.to_string()))?;
+            doc.set_raw("stream_options", raw);
+        }
+        Ok(Bytes::from(doc.to_bytes(self.body.len())))
+    }
+}
+
+pub async fn run<D: Downstream>(
+    gw: &Gateway,
+    snapshot: &Snapshot,
+    endpoint: Endpoint,
+    req: &GatewayRequest,
+    down: &mut D,
+    rec: &mut RequestRecord,
+) -> Result<(), GatewayError> {
+    let prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
+    match send_with_retries(gw, snapshot, &prepared, rec).await {
+        Ok(success) => relay(snapshot, &prepared, success, down, rec).await,
+        Err(failure) => {
+            respond::error(down, rec, &failure.error, failure.retry_after).await;
+            Ok(())
+        }
+    }
+}
+
+/// A 2xx response from a target, body not yet read.
+pub struct Success<'s> {
+    pub target: &'s Target,
+    pub upstream_model: String,
+    pub response: ProviderResponse,
+    /// For streams: the first body chunk, read before anything reached the client so that a
+    /// target failing before its first event can still be retried.
+    pub first_chunk: Option<Bytes>,
+}
+
+pub struct Failure {
+    pub error: GatewayError,
+    pub retry_after: Option<HeaderValue>,
+}
+
+/// Tries the route's targets in order until one answers 2xx, within the retry budget.
+pub async fn send_with_retries<'s>(
+    gw: &Gateway,
+    snapshot: &'s Snapshot,
+    prepared: &PreparedRequest,
+    rec: &mut RequestRecord,
+) -> Result<Success<'s>, Failure> {
+    let fail = |error| Failure { error, retry_after: None };
+    let route = snapshot
+        .route(&prepared.model)
+        .ok_or_else(|| fail(GatewayError::ModelNotFound(prepared.model.clone())))?;
+    rec.route = Some(route.name.clone());
+    let policy = snapshot.retry;
+    let order = route.attempt_order(policy.max_attempts as usize);
+    let trace_id = Bytes::copy_from_slice(rec.trace_id.as_bytes());
+    let mut last: Option<Failure> = None;
+    let mut last_provider: Option<&str> = None;
+    let mut last_retry_after: Option<Duration> = None;
+    for (attempt, target) in order.into_iter().enumerate() {
+        if attempt > 0 {
+            let same_provider = last_provider == Some(target.provider.name());
+            if same_provider {
+                if let Some(wait) = last_retry_after {
+                    if wait > policy.max_retry_after {
+                        break;
+                    }
+                }
+            }
+            if !gw.budget().try_withdraw() {
+                gw.metrics.retry_budget_exhausted.inc();
+                break;
+            }
+            if same_provider {
+                let backoff = policy.backoff(attempt as u32);
+                let wait = last_retry_after.map_or(backoff, |ra| ra.max(backoff));
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let upstream_model = target.model.clone().unwrap_or_else(|| prepared.model.clone());
+        let body = prepared.body_for(target.model.as_deref()).map_err(fail)?;
+        rec.attempts += 1;
+        rec.provider_kind = Some(target.provider.kind());
+        rec.upstream_model = Some(upstream_model.clone());
+        last_provider = Some(target.provider.name());
+        last_retry_after = None;
+        let call = ProviderCall {
+            endpoint: prepared.endpoint,
+            body,
+            stream: prepared.stream,
+            trace_id: trace_id.clone(),
+        };
+        let sent_at = Instant::now();
+        let response = target.provider.send(call).await;
+        rec.upstream_time += sent_at.elapsed();
+        match response {
+            Err(AttemptError::Unsupported(message)) => {
+                return Err(fail(GatewayError::Unsupported(message)));
+            }
+            Err(err) => {
+                let kind = match err {
+                    AttemptError::Timeout(_) => "timeout",
+                    _ => "transport",
+                };
+                gw.metrics.upstream_error(target.provider.name(), kind);
+                tracing::debug!(provider = target.provider.name(), error = %err, "upstream attempt failed");
+                let error = match err {
+                    AttemptError::Timeout(_) => GatewayError::UpstreamTimeout(err.to_string()),
+                    _ => GatewayError::UpstreamUnavailable(err.to_string()),
+                };
+                last = Some(fail(error));
+            }
+            Ok(mut response) if response.status.is_success() => {
+                let mut first_chunk = None;
+                if prepared.stream && is_sse(&response.headers) {
+                    let wait = target.provider.timeouts().first_byte;
+                    let started = Instant::now();
+                    let first = response.body.next_chunk(wait).await;
+                    rec.upstream_time += started.elapsed();
+                    match first {
+                        Ok(chunk) => first_chunk = chunk,
+                        Err(err) => {
+                            gw.metrics.upstream_error(target.provider.name(), "stream_start");
+                            last = Some(fail(GatewayError::UpstreamUnavailable(err.to_string())));
+                            continue;
+                        }
+                    }
+                }
+                return Ok(Success {
+                    target,
+                    upstream_model,
+                    response,
+                    first_chunk,
+                });
+            }
+            Ok(response) => {
+                let status = response.status;
+                gw.metrics.upstream_error(target.provider.name(), status.as_str());
+                let retry_after_header = response.headers.get(http::header::RETRY_AFTER).cloned();
+                last_retry_after = retry_after(&response.headers);
+                let idle = target.provider.timeouts().idle;
+                let body = response
+                    .body
+                    .collect(idle, 1024 * 1024)
+                    .await
+                    .unwrap_or_default();
+                let failure = Failure {
+                    error: GatewayError::Upstream { status, body },
+                    retry_after: retry_after_header,
+                };
+                if !is_retryable_status(status) {
+                    return Err(failure);
+                }
+                last = Some(failure);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| fail(GatewayError::UpstreamUnavailable("no target could be tried".into()))))
+}
+
+/// Relays a successful response to the client.
+async fn relay<D: Downstream>(
+    snapshot: &Snapshot,
+    prepared: &PreparedRequest,
+    success: Success<'_>,
+    down: &mut D,
+    rec: &mut RequestRecord,
+) -> Result<(), GatewayError> {
+    if prepared.stream && is_sse(&success.response.headers) {
+        relay_stream(snapshot, prepared, success, down, rec).await;
+        return Ok(());
+    }
+    let whole = read_whole(snapshot, prepared.endpoint, success, rec).await?;
+    let mut extra = whole.forwarded;
+    if let Some(cost) = rec.cost_usd {
+        if let Ok(v) = HeaderValue::from_str(&format_cost(cost)) {
+            extra.push((COST, v));
+        }
+    }
+    respond::json(down, rec, whole.status, whole.body, &extra).await;
+    Ok(())
+}
+
+pub struct WholeResponse {
+    pub status: StatusCode,
+    pub body: Bytes,
+    pub forwarded: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Reads a whole successful body, translates it and accounts its usage.
+pub async fn read_whole(
+    snapshot: &Snapshot,
+    endpoint: Endpoint,
+    success: Success<'_>,
+    rec: &mut RequestRecord,
+) -> Result<WholeResponse, GatewayError> {
+    let provider = &success.target.provider;
+    let idle = provider.timeouts().idle;
+    let forwarded = forwarded_headers(&success.response.headers);
+    let status = success.response.status;
+    let started = Instant::now();
+    let body = success
+        .response
+        .body
+        .collect(idle, snapshot.max_response_bytes)
+        .await;
+    rec.upstream_time += started.elapsed();
+    let body = body.map_err(|e| match e {
+        BodyError::Idle(_) => GatewayError::UpstreamTimeout(e.to_string()),
+        _ => GatewayError::UpstreamUnavailable(e.to_string()),
+    })?;
+    let body = provider.translate_body(endpoint, body);
+    if let Some(usage) = Usage::from_body(&body) {
+        account(snapshot, rec, &success.upstream_model, usage);
+    }
+    Ok(WholeResponse {
+        status,
+        body,
+        forwarded,
+    })
+}
+
+fn is_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"))
+}
+
+fn account(snapshot: &Snapshot, rec: &mut RequestRecord, upstream_model: &str, usage: Usage) {
+    rec.usage = Some(usage);
+    rec.cost_usd = snapshot.price(upstream_model).map(|p| p.cost(&usage));
+}
+
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    for name in FORWARDED_HEADERS {
+        if let Some(v) = headers.get(*name) {
+            out.push((HeaderName::from_static(name), v.clone()));
+        }
+    }
+    out
+}
+
+/// Relays an SSE stream event by event; usage is finalised at the end or when the client
+/// goes away (estimated when the provider never reported it).
+async fn relay_stream<D: Downstream>(
+    snapshot: &Snapshot,
+    prepared: &PreparedRequest,
+    success: Success<'_>,
+    down: &mut D,
+    rec: &mut RequestRecord,
+) {
+    let provider = success.target.provider.clone();
+    let timeouts = provider.timeouts();
+    let mut translator = provider.stream_translator(prepared.endpoint, prepared.inject_usage);
+    let mut splitter = SseSplitter::new();
+    let mut events: Vec<SseEvent> = Vec::with_capacity(8);
+    let mut usage: Option<Usage> = None;
+    let mut body = success.response.body;
+    let mut headers = gateway_headers(rec);
+    headers.extend(forwarded_headers(&success.response.headers));
+    headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
+    let head = ResponseHead {
+        status: StatusCode::OK,
+        content_type: "text/event-stream",
+        content_length: None,
+        headers,
+    };
+    rec.status = 200;
+    if down.send_head(head).await.is_err() {
+        rec.client_disconnected = true;
+    }
+    let mut first = true;
+    let mut pending_first = success.first_chunk;
+    let mut waiting = Instant::now();
+    while !rec.client_disconnected {
+        let chunk = match pending_first.take() {
+            Some(chunk) => Ok(Some(chunk)),
+            None => body.next_chunk(timeouts.idle).await,
+        };
+        rec.upstream_time += waiting.elapsed();
+        let chunk = match chunk {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(err) => {
+                tracing::warn!(provider = provider.name(), error = %err, "upstream stream failed");
+                let event = stream_error_event(&err.to_string());
+                if down.send_body(event, false).await.is_err() {
+                    rec.client_disconnected = true;
+                }
+                rec.error = Some("upstream_stream");
+                break;
+            }
+        };
+        events.clear();
+        let mut out = Vec::with_capacity(chunk.len() + 32);
+        if splitter.push(&chunk, &mut events).is_err() {
+            rec.error = Some("upstream_event_too_large");
+            let _ = down.send_body(stream_error_event("upstream event too large"), false).await;
+            break;
+        }
+        for event in &events {
+            translator.on_event(event, &mut out, &mut usage);
+        }
+        if !out.is_empty() {
+            if first {
+                rec.time_to_first_token = Some(rec.started.elapsed());
+                first = false;
+            }
+            if down.send_body(Bytes::from(out), false).await.is_err() {
+                rec.client_disconnected = true;
+            }
+        }
+        waiting = Instant::now();
+    }
+    if !rec.client_disconnected {
+        let tail = splitter.pending();
+        let tail = if tail.is_empty() { Bytes::new() } else { Bytes::copy_from_slice(tail) };
+        if down.send_body(tail, true).await.is_err() {
+            rec.client_disconnected = true;
+        }
+    }
+    let usage = usage.unwrap_or_else(|| Usage {
+        // The provider never reported usage (client left or stream cut): estimate it from
+        // the request size (~4 bytes a token) and the content events relayed (~1 token each).
+        prompt_tokens: (prepared.body.len() as u64).div_ceil(4),
+        completion_tokens: translator.content_events(),
+        estimated: true,
+        ..Usage::default()
+    });
+    account(snapshot, rec, &success.upstream_model, usage);
+}
+
+fn stream_error_event(message: &str) -> Bytes {
+    let err = GatewayError::UpstreamUnavailable(message.to_owned());
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&err.to_body());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}

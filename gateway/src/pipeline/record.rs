@@ -1,0 +1,45 @@
+//! What the gateway learned about one request, recorded once when it ends.
+
+use std::time::{Duration, Instant};
+
+use crate::openai::usage::Usage;
+
+#[derive(Debug)]
+pub struct RequestRecord {
+    pub started: Instant,
+    pub trace_id: String,
+    pub endpoint: &'static str,
+    pub route: Option<String>,
+    pub provider_kind: Option<&'static str>,
+    pub upstream_model: Option<String>,
+    pub status: u16,
+    pub attempts: u32,
+    pub usage: Option<Usage>,
+    pub cost_usd: Option<f64>,
+    /// Time spent waiting on the upstream (headers and body).
+    pub upstream_time: Duration,
+    pub time_to_first_token: Option<Duration>,
+    pub error: Option<&'static str>,
+    pub client_disconnected: bool,
+}
+
+impl RequestRecord {
+    pub fn new(started: Instant, trace_id: String, endpoint: &'static str) -> Self {
+        RequestRecord {
+            started,
+            trace_id,
+            endpoint,
+            route: None,
+            provider_kind: None,
+            upstream_model: None,
+            status: 0,
+            attempts: 0,
+            usage: None,
+            cost_usd: None,
+            upstream_time: Duration::ZERO,
+            time_to_first_token: None,
+            error: None,
+            client_disconnected: false,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The gateway's own upstream exchange: a pooled HTTP client, response bodies, retries.
+
+pub mod body;
+pub mod client;
+pub mod retry;
