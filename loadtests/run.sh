@@ -45,6 +45,7 @@ CPU_PROXY=${CPU_PROXY:-1}            # the proxy under test (one at a time)
 GW_LOG=${GW_LOG:-warn}               # RUST_LOG for the gateway (nginx runs with access_log off)
 GW_EXTRA_ARGS=${GW_EXTRA_ARGS:-}     # extra flags for promptgate
 SKIP_BUILD=${SKIP_BUILD:-0}          # 1: use the binaries already in $CARGO_TARGET_DIR/release
+WAIT_IDLE=${WAIT_IDLE:-0}            # before each round, wait up to this many s for other builds (rustc) to end
 OHA_VERSION=${OHA_VERSION:-1.16.0}   # installed with cargo install when no oha is found
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/promptgate-target}
 TOOLS_DIR=${TOOLS_DIR:-/var/tmp/promptgate-tools}
@@ -344,12 +345,18 @@ log "ROUNDS=$ROUNDS DUR=${DUR}s CONC=$CONC TARGETS='$TARGETS' QUICK=$QUICK  load
 
 # ---------------- rounds ----------------
 read -r -a TLIST <<<"$TARGETS"
+NOISY=()
 for r in $(seq "$ROUNDS"); do
   order=("${TLIST[@]}")
   if (( r % 2 == 0 )); then   # alternate the order to cancel drift
     order=(); for (( i=${#TLIST[@]}-1; i>=0; i-- )); do order+=("${TLIST[$i]}"); done
   fi
-  b=$(busy_note); [ -n "$b" ] && log "WARNING: $b"
+  b=$(busy_note); waited=0
+  while [ -n "$b" ] && (( waited < WAIT_IDLE )); do
+    (( waited == 0 )) && log "waiting up to ${WAIT_IDLE}s: $b"
+    sleep 5; waited=$(( waited + 5 )); b=$(busy_note)
+  done
+  [ -n "$b" ] && { log "WARNING: $b"; NOISY+=("round $r: $b"); }
   log "round $r/$ROUNDS: direct ${order[*]}"
   printf '  direct ' >&2
   measure "$r" direct || die "direct-to-mock failed preflight: the mock upstream is broken"
@@ -365,7 +372,12 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
+find "$OUT/raw" -name '*.err' -size 0 -delete
 python3 "$HERE/report.py" "$OUT" | tee "$OUT/report.txt"
 rc=${PIPESTATUS[0]}
+if [ ${#NOISY[@]} -gt 0 ]; then
+  printf 'WARNING: the machine was busy during the run (numbers are noisy; WAIT_IDLE=600 waits):\n' | tee -a "$OUT/report.txt"
+  printf '  %s\n' "${NOISY[@]}" | tee -a "$OUT/report.txt"
+fi
 log "results and logs in $OUT"
 exit "$rc"

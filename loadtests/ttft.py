@@ -179,6 +179,7 @@ def worker(args, raw, host, port, deadline, results, lock, budget):
             errs += 1
             if len(samples) < 3:
                 samples.append(f"{type(e).__name__}: {e}")
+            time.sleep(0.01)  # no hot loop against a dead target
             continue
         if warm > 0:
             warm -= 1

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use pingora::apps::http_app::HttpServer;
 use pingora::server::configuration::{Opt, ServerConf};
-use pingora::server::Server;
+use pingora::server::{ExecutionPhase, Server};
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
@@ -93,12 +93,15 @@ fn run() -> anyhow::Result<()> {
         threads: cli.threads.max(1),
         upgrade_sock: cli.upgrade_sock.clone(),
         pid_file: cli.pid_file.clone(),
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(cli.shutdown_timeout_secs),
+        // Pingora waits this long after SIGTERM before stopping its runtimes; the drain
+        // watcher below exits as soon as the last in-flight request has finished.
+        grace_period_seconds: Some(cli.shutdown_timeout_secs),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
+    spawn_drain_watcher(&server, gateway.clone());
 
     let mut api = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -133,4 +136,30 @@ fn run() -> anyhow::Result<()> {
     server.add_service(watcher);
     tracing::info!(listen = %cli.listen, admin = %cli.admin_listen, "promptgate starting");
     server.run_forever();
+}
+
+/// After SIGTERM (or the hand-over of a graceful upgrade) Pingora stops accepting
+/// connections; this exits the process once every in-flight request, streams included, has
+/// finished, instead of always waiting out the whole grace period.
+fn spawn_drain_watcher(server: &Server, gateway: Arc<Gateway>) {
+    let mut phases = server.watch_execution_phase();
+    std::thread::spawn(move || {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match phases.blocking_recv() {
+                Ok(ExecutionPhase::GracefulTerminate | ExecutionPhase::GracefulUpgradeTransferringFds) => {
+                    gateway.set_ready(false);
+                }
+                Ok(ExecutionPhase::ShutdownGracePeriod) => break,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+        gateway.set_ready(false);
+        while gateway.metrics.inflight.get() > 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::info!("all in-flight requests finished; exiting");
+        std::process::exit(0);
+    });
 }

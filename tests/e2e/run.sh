@@ -153,7 +153,8 @@ start_gateway() { # NAME CONFIG PORT ADMIN_PORT
     --pid-file "$WORK/pg-$port.pid" --upgrade-sock "$WORK/pg-$port.sock" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
-  wait_http "$name" "http://127.0.0.1:$admin/healthz" "${PIDS[-1]}"
+  wait_http "$name admin" "http://127.0.0.1:$admin/healthz" "${PIDS[-1]}"
+  wait_http "$name API" "http://127.0.0.1:$port/v1/models" "${PIDS[-1]}"
 }
 start_gateway gateway-a "$ROOT/examples/quickstart.yaml" "$P_A" "$P_A_ADMIN"
 start_gateway gateway-b "$WORK/gateway-b.yaml" "$P_B" "$P_B_ADMIN"

@@ -79,6 +79,7 @@ mod request;
 mod schema;
 mod stream;
 mod text;
+mod tools;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -136,7 +137,11 @@ impl MockProvider {
                 vec![Bytes::from(value.to_string())],
             ),
             Ok(Output::Sse(events)) => (StatusCode::OK, "text/event-stream", events),
-            Err(bad) => (StatusCode::BAD_REQUEST, "application/json", vec![bad.to_body()]),
+            Err(bad) => (
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                vec![bad.to_body()],
+            ),
         };
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

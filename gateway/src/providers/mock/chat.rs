@@ -3,12 +3,20 @@
 use serde_json::{json, Value};
 
 use super::request::{self, BadRequest, Ctx, Output, Req, Result};
+use super::tools::{self, ToolCall};
 use super::{schema, stream, text};
 
-/// The schema of a function or format that gives none: anything goes.
+/// The schema of a format that gives none: anything goes.
 static ANY: Value = Value::Bool(true);
 
-const ROLES: [&str; 6] = ["system", "developer", "user", "assistant", "tool", "function"];
+const ROLES: [&str; 6] = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 /// A chat request reduced to what the mock answers.
 pub(super) struct Chat {
@@ -23,14 +31,11 @@ pub(super) struct Chat {
 
 /// What every choice says (all `n` choices are the same).
 pub(super) enum Answer {
-    Text { content: String, finish: &'static str },
+    Text {
+        content: String,
+        finish: &'static str,
+    },
     Tools(Vec<ToolCall>),
-}
-
-pub(super) struct ToolCall {
-    pub name: String,
-    /// Compact JSON synthesised from the function's `parameters`.
-    pub arguments: String,
 }
 
 enum Format<'a> {
@@ -58,11 +63,13 @@ impl Chat {
             None => request::opt_uint(req, "max_tokens", 1, u64::MAX)?,
         };
         let top = request::opt_uint(req, "top_logprobs", 0, 20)?.unwrap_or(0) as usize;
-        let logprobs = request::opt_bool(req, "logprobs")?.unwrap_or(false).then_some(top);
+        let logprobs = request::opt_bool(req, "logprobs")?
+            .unwrap_or(false)
+            .then_some(top);
         let include_usage = request::include_usage(req)?;
         let (prompt_tokens, last_user, last_is_tool) = read_messages(req)?;
         let format = response_format(req)?;
-        let calls = tool_calls(req)?;
+        let calls = tools::tool_calls(req)?;
         let answer = match calls {
             Some(calls) if !last_is_tool => Answer::Tools(calls),
             _ => {
@@ -158,9 +165,7 @@ impl Chat {
 /// A `logprobs` object with one entry per word: logprob 0 for the word, and `top` alternatives
 /// (the word itself first, then placeholders at -9999).
 pub(super) fn logprobs(words: &[&str], top: usize) -> Value {
-    let entry = |token: &str, logprob: f64| {
-        json!({"token": token, "logprob": logprob, "bytes": token.as_bytes()})
-    };
+    let entry = |token: &str, logprob: f64| json!({"token": token, "logprob": logprob, "bytes": token.as_bytes()});
     let content: Vec<Value> = words
         .iter()
         .map(|word| {
@@ -245,88 +250,13 @@ fn response_format(req: &Req) -> Result<Format<'_>> {
             Some(schema) if schema.is_object() || schema.is_boolean() => {
                 Ok(Format::JsonSchema(schema))
             }
-            Some(_) => Err(invalid("Invalid 'response_format.json_schema.schema': expected an object.")),
+            Some(_) => Err(invalid(
+                "Invalid 'response_format.json_schema.schema': expected an object.",
+            )),
             None => Ok(Format::JsonSchema(&ANY)),
         },
         _ => Err(invalid(
             "Invalid 'response_format.type': expected 'text', 'json_object' or 'json_schema'.",
         )),
     }
-}
-
-/// The calls to make when `tools` asks for some; `None` when the answer is text.
-fn tool_calls(req: &Req) -> Result<Option<Vec<ToolCall>>> {
-    let tools = match req.get("tools") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(tools)) => tools,
-        Some(_) => {
-            return Err(BadRequest::new(
-                "Invalid type for 'tools': expected an array.",
-                Some("tools"),
-            ))
-        }
-    };
-    let mut functions: Vec<(&str, &Value)> = Vec::new();
-    for (i, tool) in tools.iter().enumerate() {
-        if tool.get("type").and_then(Value::as_str) != Some("function") {
-            continue;
-        }
-        let function = tool.get("function");
-        let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str) else {
-            let param = format!("tools[{i}].function.name");
-            return Err(BadRequest::new(
-                format!("Missing required parameter: '{param}'."),
-                Some(&param),
-            ));
-        };
-        let parameters = function.and_then(|f| f.get("parameters"));
-        functions.push((name, parameters.unwrap_or(&ANY)));
-    }
-    let bad_choice = || {
-        BadRequest::new(
-            "Invalid 'tool_choice': expected 'none', 'auto', 'required' or a function.",
-            Some("tool_choice"),
-        )
-    };
-    let named = match req.get("tool_choice") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(choice)) => match choice.as_str() {
-            "none" => return Ok(None),
-            "auto" | "required" => None,
-            _ => return Err(bad_choice()),
-        },
-        Some(Value::Object(choice)) => match choice.get("type").and_then(Value::as_str) {
-            Some("function") => {
-                let name = choice.get("function").and_then(|f| f.get("name"));
-                let name = name.and_then(Value::as_str).ok_or_else(bad_choice)?;
-                if !functions.iter().any(|(n, _)| *n == name) {
-                    return Err(BadRequest::new(
-                        format!("Invalid 'tool_choice': function '{name}' is not in 'tools'."),
-                        Some("tool_choice"),
-                    ));
-                }
-                Some(name)
-            }
-            Some("allowed_tools") => None,
-            _ => return Err(bad_choice()),
-        },
-        Some(_) => return Err(bad_choice()),
-    };
-    let parallel = request::opt_bool(req, "parallel_tool_calls")?.unwrap_or(true);
-    let selected: Vec<(&str, &Value)> = match named {
-        Some(name) => functions.into_iter().filter(|(n, _)| *n == name).take(1).collect(),
-        None if !parallel => functions.into_iter().take(1).collect(),
-        None => functions,
-    };
-    if selected.is_empty() {
-        return Ok(None);
-    }
-    let calls = selected
-        .into_iter()
-        .map(|(name, parameters)| ToolCall {
-            name: name.to_owned(),
-            arguments: schema::synthesize(parameters).to_string(),
-        })
-        .collect();
-    Ok(Some(calls))
 }

@@ -34,8 +34,10 @@ pub(super) fn prompts(req: &Req, key: &str) -> Result<Vec<Prompt>> {
         )
     };
     let tokens = |items: &[Value]| -> Option<Prompt> {
-        let ids: Option<Vec<String>> =
-            items.iter().map(|t| t.as_u64().map(|t| t.to_string())).collect();
+        let ids: Option<Vec<String>> = items
+            .iter()
+            .map(|t| t.as_u64().map(|t| t.to_string()))
+            .collect();
         ids.map(|ids| Prompt {
             text: ids.join(" "),
             tokens: items.len() as u64,
@@ -99,7 +101,10 @@ pub(super) fn respond(req: &Req, ctx: &Ctx<'_>, stream: bool) -> Result<Output> 
             });
         }
     }
-    let prompt_tokens = prompts.iter().map(|p| p.tokens).fold(0, u64::saturating_add);
+    let prompt_tokens = prompts
+        .iter()
+        .map(|p| p.tokens)
+        .fold(0, u64::saturating_add);
     let completion_tokens = choices
         .iter()
         .map(|c| text::word_count(&c.generated).max(1))
@@ -116,9 +121,7 @@ pub(super) fn respond(req: &Req, ctx: &Ctx<'_>, stream: bool) -> Result<Output> 
             "choices": choices,
         })
     };
-    let choice = |index: usize, text: &str, finish: Option<&str>| {
-        json!({"text": text, "index": index, "logprobs": null, "finish_reason": finish})
-    };
+    let choice = |index: usize, text: &str, finish: Option<&str>| json!({"text": text, "index": index, "logprobs": null, "finish_reason": finish});
     if !stream {
         let all = choices
             .iter()
@@ -141,7 +144,10 @@ pub(super) fn respond(req: &Req, ctx: &Ctx<'_>, stream: bool) -> Result<Output> 
         .iter()
         .map(|c| {
             let words = text::words(&c.text);
-            words.chunks(ctx.words_per_chunk.max(1)).map(|g| g.concat()).collect()
+            words
+                .chunks(ctx.words_per_chunk.max(1))
+                .map(|g| g.concat())
+                .collect()
         })
         .collect();
     let rounds = groups.iter().map(Vec::len).max().unwrap_or(0);

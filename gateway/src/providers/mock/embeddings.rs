@@ -38,9 +38,9 @@ pub(super) fn respond(req: &Req) -> Result<Output> {
                 Value::String(STANDARD.encode(bytes))
             } else {
                 // f32's shortest decimal form, so the JSON reads back to the same f32.
-                let floats = vector.iter().map(|x| {
-                    Value::from(x.to_string().parse::<f64>().unwrap_or(f64::from(*x)))
-                });
+                let floats = vector
+                    .iter()
+                    .map(|x| Value::from(x.to_string().parse::<f64>().unwrap_or(f64::from(*x))));
                 Value::Array(floats.collect())
             };
             json!({"object": "embedding", "index": index, "embedding": embedding})

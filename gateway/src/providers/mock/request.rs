@@ -75,7 +75,9 @@ pub(super) fn opt_uint(req: &Req, key: &str, min: u64, max: u64) -> Result<Optio
         Some(value) => match value.as_u64() {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(BadRequest::new(
-                format!("Invalid '{key}': expected an integer between {min} and {max}, got {value}."),
+                format!(
+                    "Invalid '{key}': expected an integer between {min} and {max}, got {value}."
+                ),
                 Some(key),
             )),
         },

@@ -27,9 +27,7 @@ pub(super) fn chat(chat: &Chat, ctx: &Ctx<'_>) -> Vec<Bytes> {
         }
         request::sse(&chunk)
     };
-    let choice = |index: usize, delta: Value, logprobs: Value| {
-        json!({"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": null})
-    };
+    let choice = |index: usize, delta: Value, logprobs: Value| json!({"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": null});
     let mut events = Vec::new();
     let first_content = match chat.answer {
         Answer::Text { .. } => json!(""),

@@ -4,6 +4,7 @@ mod chat;
 mod other;
 mod schema;
 mod stream;
+mod tools;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -37,7 +38,11 @@ impl Answer {
         let mut out = Vec::new();
         for (i, chunk) in self.chunks.iter().enumerate() {
             let text = std::str::from_utf8(chunk).unwrap();
-            let data = text.strip_prefix("data: ").unwrap().strip_suffix("\n\n").unwrap();
+            let data = text
+                .strip_prefix("data: ")
+                .unwrap()
+                .strip_suffix("\n\n")
+                .unwrap();
             assert!(!data.contains("\n\n"), "one event per chunk: {text:?}");
             if i + 1 == self.chunks.len() {
                 assert_eq!(data, "[DONE]");
@@ -54,7 +59,10 @@ impl Answer {
         assert_eq!(self.content_type(), "application/json");
         let body = self.json();
         let error = &body["error"];
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
         assert_eq!(error["type"], "invalid_request_error");
         assert!(error["code"].is_null());
         assert!(error.as_object().unwrap().contains_key("param"));
@@ -62,7 +70,11 @@ impl Answer {
     }
 }
 
-pub(super) fn raw(response: MockResponseMode, text: Option<&str>, words: Option<usize>) -> RawMockProvider {
+pub(super) fn raw(
+    response: MockResponseMode,
+    text: Option<&str>,
+    words: Option<usize>,
+) -> RawMockProvider {
     RawMockProvider {
         response,
         text: text.map(str::to_owned),
@@ -83,7 +95,11 @@ pub(super) fn call(endpoint: Endpoint, body: impl Into<Bytes>) -> ProviderCall {
     }
 }
 
-pub(super) fn ask_raw(provider: &MockProvider, endpoint: Endpoint, body: impl Into<Bytes>) -> Answer {
+pub(super) fn ask_raw(
+    provider: &MockProvider,
+    endpoint: Endpoint,
+    body: impl Into<Bytes>,
+) -> Answer {
     let response = provider.respond(&call(endpoint, body));
     let UpstreamBody::Memory(chunks) = response.body else {
         panic!("the mock answers from memory");
@@ -110,6 +126,12 @@ pub(super) fn user(text: &str) -> Value {
 /// Asserts `instance` validates against `schema`.
 pub(super) fn assert_valid(schema: &Value, instance: &Value) {
     let validator = jsonschema::validator_for(schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{instance} does not match {schema}: {errors:?}");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{instance} does not match {schema}: {errors:?}"
+    );
 }

@@ -68,7 +68,8 @@ pub(super) fn content_text(content: Option<&Value>) -> Option<ContentText> {
                         out.text.push_str(part.get("text").and_then(Value::as_str)?);
                     }
                     Some("refusal") => {
-                        out.text.push_str(part.get("refusal").and_then(Value::as_str)?);
+                        out.text
+                            .push_str(part.get("refusal").and_then(Value::as_str)?);
                     }
                     Some("image_url") | Some("input_image") => out.images += 1,
                     Some("input_audio") => out.audios += 1,
@@ -161,7 +162,16 @@ mod tests {
 
     #[test]
     fn words_keep_their_whitespace_and_concatenate_back() {
-        for text in ["", " ", "hi", " hi", "hi ", "a  b\nc ", "  lead and trail  ", "é ü ñ"] {
+        for text in [
+            "",
+            " ",
+            "hi",
+            " hi",
+            "hi ",
+            "a  b\nc ",
+            "  lead and trail  ",
+            "é ü ñ",
+        ] {
             let pieces = words(text);
             assert_eq!(pieces.concat(), text, "{text:?}");
             assert_eq!(
@@ -174,8 +184,14 @@ mod tests {
 
     #[test]
     fn truncation_counts_words() {
-        assert_eq!(truncate_words("one two three", Some(2)), ("one two".into(), true));
-        assert_eq!(truncate_words("one two", Some(2)), ("one two".into(), false));
+        assert_eq!(
+            truncate_words("one two three", Some(2)),
+            ("one two".into(), true)
+        );
+        assert_eq!(
+            truncate_words("one two", Some(2)),
+            ("one two".into(), false)
+        );
         assert_eq!(truncate_words("one two", None), ("one two".into(), false));
     }
 

@@ -1,26 +1,7 @@
 use serde_json::{json, Value};
 
+use super::tools::weather_tools;
 use super::*;
-
-fn weather_tools() -> Value {
-    json!([
-        {"type": "function", "function": {"name": "get_weather", "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}
-            },
-            "required": ["city", "unit"],
-            "additionalProperties": false
-        }}},
-        {"type": "function", "function": {"name": "get_time", "parameters": {
-            "type": "object",
-            "properties": {"zone": {"type": "string", "minLength": 3}, "offset": {"type": "integer", "minimum": 2}},
-            "required": ["zone"]
-        }}},
-        {"type": "function", "function": {"name": "no_params"}}
-    ])
-}
 
 #[test]
 fn echo_answers_the_last_user_message_like_openai() {
@@ -38,7 +19,10 @@ fn echo_answers_the_last_user_message_like_openai() {
     let hash = id.strip_prefix("chatcmpl-mock-").unwrap();
     assert_eq!(hash.len(), 16);
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(answer.headers["x-request-id"], format!("req_mock_{hash}").as_str());
+    assert_eq!(
+        answer.headers["x-request-id"],
+        format!("req_mock_{hash}").as_str()
+    );
     assert_eq!(v["object"], "chat.completion");
     assert!(v["created"].as_u64().unwrap() > 1_600_000_000);
     assert_eq!(v["model"], "gpt-test");
@@ -75,14 +59,23 @@ fn array_content_counts_images_and_fixed_mode_answers_its_text() {
         {"type": "text", "text": " this?"}
     ]}]});
     let v = chat(&body).json();
-    assert_eq!(v["choices"][0]["message"]["content"], "What is this? [1 image]");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "What is this? [1 image]"
+    );
 
-    let fixed = MockProvider::new("f".into(), &raw(MockResponseMode::Fixed, Some("Fixed reply here."), None));
+    let fixed = MockProvider::new(
+        "f".into(),
+        &raw(MockResponseMode::Fixed, Some("Fixed reply here."), None),
+    );
     let v = ask(&fixed, Endpoint::ChatCompletions, &body).json();
     assert_eq!(v["choices"][0]["message"]["content"], "Fixed reply here.");
     let default = MockProvider::new("f".into(), &raw(MockResponseMode::Fixed, None, None));
     let v = ask(&default, Endpoint::ChatCompletions, &body).json();
-    assert_eq!(v["choices"][0]["message"]["content"], "This is a mock response.");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "This is a mock response."
+    );
 }
 
 #[test]
@@ -102,7 +95,10 @@ fn n_choices_and_max_tokens_truncation() {
 
     body["max_completion_tokens"] = json!(10);
     let v = chat(&body).json();
-    assert_eq!(v["choices"][0]["message"]["content"], "one two three four five");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "one two three four five"
+    );
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert_eq!(v["usage"]["completion_tokens"], 15);
 }
@@ -115,7 +111,10 @@ fn logprobs_have_one_entry_per_word() {
     let v = chat(&body).json();
     let content = v["choices"][0]["logprobs"]["content"].as_array().unwrap();
     assert_eq!(content.len(), 3);
-    let joined: String = content.iter().map(|e| e["token"].as_str().unwrap()).collect();
+    let joined: String = content
+        .iter()
+        .map(|e| e["token"].as_str().unwrap())
+        .collect();
     assert_eq!(joined, "alpha beta  gamma");
     for entry in content {
         assert_eq!(entry["logprob"], 0.0);
@@ -132,7 +131,8 @@ fn json_modes() {
     let mut body = user("make it json");
     body["response_format"] = json!({"type": "json_object"});
     let v = chat(&body).json();
-    let content: Value = serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+    let content: Value =
+        serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
     assert_eq!(content, json!({"response": "make it json"}));
 
     let schema = json!({
@@ -155,77 +155,6 @@ fn json_modes() {
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
 }
 
-fn tool_calls(v: &Value) -> Vec<(String, Value)> {
-    let message = &v["choices"][0]["message"];
-    assert!(message["content"].is_null());
-    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
-    message["tool_calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, call)| {
-            assert_eq!(call["id"], format!("call_mock_{i}"));
-            assert_eq!(call["type"], "function");
-            let arguments = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-            (call["function"]["name"].as_str().unwrap().to_owned(), arguments)
-        })
-        .collect()
-}
-
-#[test]
-fn tools_auto_calls_every_function_with_valid_arguments() {
-    let tools = weather_tools();
-    let mut body = user("weather?");
-    body["tools"] = tools.clone();
-    let calls = tool_calls(&chat(&body).json());
-    let names: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["get_weather", "get_time", "no_params"]);
-    for (i, (_, arguments)) in calls.iter().enumerate() {
-        let schema = tools[i]["function"].get("parameters").cloned().unwrap_or(json!({}));
-        assert_valid(&schema, arguments);
-    }
-    assert_eq!(calls[0].1, json!({"city": "string", "unit": "celsius"}));
-    assert_eq!(calls[2].1, json!({}));
-
-    body["tool_choice"] = json!("required");
-    assert_eq!(tool_calls(&chat(&body).json()).len(), 3);
-}
-
-#[test]
-fn tools_parallel_false_named_none_and_after_a_tool_result() {
-    let mut body = user("weather?");
-    body["tools"] = weather_tools();
-    body["parallel_tool_calls"] = json!(false);
-    let calls = tool_calls(&chat(&body).json());
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].0, "get_weather");
-
-    body["parallel_tool_calls"] = json!(true);
-    body["tool_choice"] = json!({"type": "function", "function": {"name": "get_time"}});
-    let calls = tool_calls(&chat(&body).json());
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].0, "get_time");
-    assert_eq!(calls[0].1, json!({"offset": 2, "zone": "string"}));
-
-    body["tool_choice"] = json!("none");
-    let v = chat(&body).json();
-    assert_eq!(v["choices"][0]["message"]["content"], "weather?");
-    assert_eq!(v["choices"][0]["finish_reason"], "stop");
-
-    body["tool_choice"] = json!("auto");
-    body["messages"] = json!([
-        {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_mock_0", "type": "function",
-            "function": {"name": "get_weather", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "call_mock_0", "content": "sunny"}
-    ]);
-    let v = chat(&body).json();
-    assert_eq!(v["choices"][0]["message"]["content"], "weather?");
-    assert!(v["choices"][0]["message"].get("tool_calls").is_none());
-    assert_eq!(v["choices"][0]["finish_reason"], "stop");
-}
-
 #[test]
 fn bad_chat_requests_are_openai_400s() {
     let p = echo();
@@ -233,12 +162,38 @@ fn bad_chat_requests_are_openai_400s() {
         (Bytes::from_static(b"not json"), Value::Null),
         (Bytes::from_static(b"[1,2]"), Value::Null),
         (json!({"model": "m"}).to_string().into(), json!("messages")),
-        (json!({"model": "m", "messages": "hi"}).to_string().into(), json!("messages")),
-        (json!({"model": "m", "messages": []}).to_string().into(), json!("messages")),
-        (json!({"model": "m", "messages": [{"content": "x"}]}).to_string().into(), json!("messages[0].role")),
-        (json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]}).to_string().into(), json!("messages[0].role")),
-        (json!({"model": "m", "messages": [{"role": "user", "content": 5}]}).to_string().into(), json!("messages[0].content")),
-        (json!({"model": 5, "messages": [{"role": "user", "content": "x"}]}).to_string().into(), json!("model")),
+        (
+            json!({"model": "m", "messages": "hi"}).to_string().into(),
+            json!("messages"),
+        ),
+        (
+            json!({"model": "m", "messages": []}).to_string().into(),
+            json!("messages"),
+        ),
+        (
+            json!({"model": "m", "messages": [{"content": "x"}]})
+                .to_string()
+                .into(),
+            json!("messages[0].role"),
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]})
+                .to_string()
+                .into(),
+            json!("messages[0].role"),
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": 5}]})
+                .to_string()
+                .into(),
+            json!("messages[0].content"),
+        ),
+        (
+            json!({"model": 5, "messages": [{"role": "user", "content": "x"}]})
+                .to_string()
+                .into(),
+            json!("model"),
+        ),
     ];
     for (body, param) in cases {
         let answer = ask_raw(&p, Endpoint::ChatCompletions, body.clone());
@@ -263,7 +218,10 @@ fn bad_chat_requests_are_openai_400s() {
         body[key] = value.clone();
         body["tools"] = body.get("tools").cloned().unwrap_or_else(weather_tools);
         let param = chat(&body).bad_request();
-        assert!(param.as_str().unwrap().starts_with(key), "{key}={value}: {param}");
+        assert!(
+            param.as_str().unwrap().starts_with(key),
+            "{key}={value}: {param}"
+        );
     }
     let mut body = user("x");
     body["tools"] = weather_tools();
@@ -273,8 +231,15 @@ fn bad_chat_requests_are_openai_400s() {
 
 #[test]
 fn responses_endpoint_is_not_implemented() {
-    let answer = ask(&echo(), Endpoint::Responses, &json!({"model": "m", "input": "hi"}));
+    let answer = ask(
+        &echo(),
+        Endpoint::Responses,
+        &json!({"model": "m", "input": "hi"}),
+    );
     assert_eq!(answer.bad_request(), Value::Null);
-    let message = answer.json()["error"]["message"].as_str().unwrap().to_owned();
+    let message = answer.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.contains("Responses API"), "{message}");
 }

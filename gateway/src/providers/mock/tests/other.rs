@@ -21,21 +21,40 @@ fn completions_echo_each_prompt() {
         .iter()
         .map(|c| {
             assert!(c["logprobs"].is_null());
-            (c["text"].as_str().unwrap(), c["index"].as_u64().unwrap(), c["finish_reason"].as_str().unwrap())
+            (
+                c["text"].as_str().unwrap(),
+                c["index"].as_u64().unwrap(),
+                c["finish_reason"].as_str().unwrap(),
+            )
         })
         .collect();
     assert_eq!(
         got,
-        [("Say this", 0, "stop"), ("Say this", 1, "stop"), ("and that", 2, "length"), ("and that", 3, "length")]
+        [
+            ("Say this", 0, "stop"),
+            ("Say this", 1, "stop"),
+            ("and that", 2, "length"),
+            ("and that", 3, "length")
+        ]
     );
     // ceil(8/4) + ceil(12/4) prompt tokens; 2 words in each of 4 choices.
     assert_eq!(v["usage"]["prompt_tokens"], 5);
     assert_eq!(v["usage"]["completion_tokens"], 8);
     assert_eq!(v["usage"]["total_tokens"], 13);
 
-    let v = ask(&echo(), Endpoint::Completions, &json!({"model": "m", "prompt": "hi", "echo": true})).json();
+    let v = ask(
+        &echo(),
+        Endpoint::Completions,
+        &json!({"model": "m", "prompt": "hi", "echo": true}),
+    )
+    .json();
     assert_eq!(v["choices"][0]["text"], "hihi");
-    let v = ask(&echo(), Endpoint::Completions, &json!({"model": "m", "prompt": [1, 2, 3]})).json();
+    let v = ask(
+        &echo(),
+        Endpoint::Completions,
+        &json!({"model": "m", "prompt": [1, 2, 3]}),
+    )
+    .json();
     assert_eq!(v["choices"][0]["text"], "1 2 3");
     assert_eq!(v["usage"]["prompt_tokens"], 3);
 }
@@ -44,16 +63,52 @@ fn completions_echo_each_prompt() {
 fn bad_completions_and_embeddings() {
     let cases = [
         (Endpoint::Completions, json!({"model": "m"}), "prompt"),
-        (Endpoint::Completions, json!({"model": "m", "prompt": []}), "prompt"),
-        (Endpoint::Completions, json!({"model": "m", "prompt": [1, "x"]}), "prompt"),
-        (Endpoint::Completions, json!({"model": "m", "prompt": {"a": 1}}), "prompt"),
-        (Endpoint::Completions, json!({"model": "m", "prompt": "x", "echo": "no"}), "echo"),
+        (
+            Endpoint::Completions,
+            json!({"model": "m", "prompt": []}),
+            "prompt",
+        ),
+        (
+            Endpoint::Completions,
+            json!({"model": "m", "prompt": [1, "x"]}),
+            "prompt",
+        ),
+        (
+            Endpoint::Completions,
+            json!({"model": "m", "prompt": {"a": 1}}),
+            "prompt",
+        ),
+        (
+            Endpoint::Completions,
+            json!({"model": "m", "prompt": "x", "echo": "no"}),
+            "echo",
+        ),
         (Endpoint::Embeddings, json!({"model": "m"}), "input"),
-        (Endpoint::Embeddings, json!({"model": "m", "input": [[1], "x"]}), "input"),
-        (Endpoint::Embeddings, json!({"model": "m", "input": [-1]}), "input"),
-        (Endpoint::Embeddings, json!({"model": "m", "input": "x", "dimensions": 0}), "dimensions"),
-        (Endpoint::Embeddings, json!({"model": "m", "input": "x", "dimensions": 4097}), "dimensions"),
-        (Endpoint::Embeddings, json!({"model": "m", "input": "x", "encoding_format": "hex"}), "encoding_format"),
+        (
+            Endpoint::Embeddings,
+            json!({"model": "m", "input": [[1], "x"]}),
+            "input",
+        ),
+        (
+            Endpoint::Embeddings,
+            json!({"model": "m", "input": [-1]}),
+            "input",
+        ),
+        (
+            Endpoint::Embeddings,
+            json!({"model": "m", "input": "x", "dimensions": 0}),
+            "dimensions",
+        ),
+        (
+            Endpoint::Embeddings,
+            json!({"model": "m", "input": "x", "dimensions": 4097}),
+            "dimensions",
+        ),
+        (
+            Endpoint::Embeddings,
+            json!({"model": "m", "input": "x", "encoding_format": "hex"}),
+            "encoding_format",
+        ),
     ];
     for (endpoint, body, param) in cases {
         assert_eq!(ask(&echo(), endpoint, &body).bad_request(), param, "{body}");
@@ -68,7 +123,12 @@ fn embed(body: &Value) -> Value {
 }
 
 fn floats(embedding: &Value) -> Vec<f32> {
-    embedding.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    embedding
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 #[test]
@@ -77,7 +137,10 @@ fn embeddings_are_deterministic_unit_vectors_in_both_encodings() {
     let v = embed(&body);
     assert_eq!(v["object"], "list");
     assert_eq!(v["model"], "text-embedding-3-small");
-    assert_eq!(v["usage"], json!({"prompt_tokens": 3 + 2 + 3, "total_tokens": 8}));
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 3 + 2 + 3, "total_tokens": 8})
+    );
     let data = v["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
     let vectors: Vec<Vec<f32>> = data
@@ -104,7 +167,10 @@ fn embeddings_are_deterministic_unit_vectors_in_both_encodings() {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(d["embedding"].as_str().unwrap())
             .unwrap();
-        let decoded: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let decoded: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
         assert_eq!(decoded, vectors[i]);
     }
 
@@ -125,7 +191,11 @@ async fn send_gives_a_readable_memory_body() {
     let mut request = call(Endpoint::ChatCompletions, user("hi").to_string());
     request.stream = true;
     let response = provider.send(request).await.unwrap();
-    let body = response.body.collect(Duration::from_secs(1), 1 << 20).await.unwrap();
+    let body = response
+        .body
+        .collect(Duration::from_secs(1), 1 << 20)
+        .await
+        .unwrap();
     let text = std::str::from_utf8(&body).unwrap();
     assert!(text.starts_with("data: {"));
     assert!(text.ends_with("data: [DONE]\n\n"));
@@ -157,21 +227,62 @@ fn request_like() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::from),
         "[a-z ]{0,12}".prop_map(Value::from),
         prop_oneof![
-            Just("user"), Just("tool"), Just("function"), Just("text"), Just("image_url"),
-            Just("json_schema"), Just("json_object"), Just("object"), Just("array"),
-            Just("string"), Just("integer"), Just("number"), Just("#/$defs/a"), Just("#")
+            Just("user"),
+            Just("tool"),
+            Just("function"),
+            Just("text"),
+            Just("image_url"),
+            Just("json_schema"),
+            Just("json_object"),
+            Just("object"),
+            Just("array"),
+            Just("string"),
+            Just("integer"),
+            Just("number"),
+            Just("#/$defs/a"),
+            Just("#")
         ]
         .prop_map(Value::from),
     ];
     let keys = prop_oneof![
-        Just("model"), Just("messages"), Just("role"), Just("content"), Just("type"), Just("text"),
-        Just("n"), Just("max_tokens"), Just("stream"), Just("stream_options"), Just("include_usage"),
-        Just("tools"), Just("function"), Just("name"), Just("parameters"), Just("tool_choice"),
-        Just("response_format"), Just("json_schema"), Just("schema"), Just("properties"),
-        Just("items"), Just("required"), Just("$ref"), Just("$defs"), Just("a"), Just("anyOf"),
-        Just("allOf"), Just("minItems"), Just("minimum"), Just("enum"), Just("prompt"),
-        Just("input"), Just("dimensions"), Just("encoding_format"), Just("logprobs"),
-        Just("top_logprobs"), Just("parallel_tool_calls"), Just("multipleOf")
+        Just("model"),
+        Just("messages"),
+        Just("role"),
+        Just("content"),
+        Just("type"),
+        Just("text"),
+        Just("n"),
+        Just("max_tokens"),
+        Just("stream"),
+        Just("stream_options"),
+        Just("include_usage"),
+        Just("tools"),
+        Just("function"),
+        Just("name"),
+        Just("parameters"),
+        Just("tool_choice"),
+        Just("response_format"),
+        Just("json_schema"),
+        Just("schema"),
+        Just("properties"),
+        Just("items"),
+        Just("required"),
+        Just("$ref"),
+        Just("$defs"),
+        Just("a"),
+        Just("anyOf"),
+        Just("allOf"),
+        Just("minItems"),
+        Just("minimum"),
+        Just("enum"),
+        Just("prompt"),
+        Just("input"),
+        Just("dimensions"),
+        Just("encoding_format"),
+        Just("logprobs"),
+        Just("top_logprobs"),
+        Just("parallel_tool_calls"),
+        Just("multipleOf")
     ];
     leaf.prop_recursive(6, 64, 6, move |inner| {
         prop_oneof![

@@ -1,3 +1,4 @@
+use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::assert_valid;
@@ -12,7 +13,10 @@ fn check(schema: Value) -> Value {
 #[test]
 fn scalars_respect_their_constraints() {
     assert_eq!(check(json!({"type": "string"})), "string");
-    assert_eq!(check(json!({"type": "string", "minLength": 10})), "stringxxxx");
+    assert_eq!(
+        check(json!({"type": "string", "minLength": 10})),
+        "stringxxxx"
+    );
     assert_eq!(check(json!({"type": "string", "maxLength": 3})), "str");
     assert_eq!(check(json!({"type": "string", "enum": ["b", "a"]})), "b");
     assert_eq!(check(json!({"const": 42})), 42);
@@ -20,16 +24,32 @@ fn scalars_respect_their_constraints() {
     assert_eq!(check(json!({"type": "integer", "minimum": 3})), 3);
     assert_eq!(check(json!({"type": "integer", "exclusiveMinimum": 3})), 4);
     assert_eq!(check(json!({"type": "integer", "maximum": -2})), -2);
-    assert_eq!(check(json!({"type": "integer", "minimum": 7, "multipleOf": 5})), 10);
+    assert_eq!(
+        check(json!({"type": "integer", "minimum": 7, "multipleOf": 5})),
+        10
+    );
     assert_eq!(check(json!({"type": "number", "minimum": 1.5})), 1.5);
     check(json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.1}));
     assert_eq!(check(json!({"type": "boolean"})), true);
     assert_eq!(check(json!({"type": "null"})), Value::Null);
     assert_eq!(check(json!({"type": ["null", "string"]})), "string");
-    for format in ["date-time", "date", "time", "email", "uri", "uuid", "ipv4", "ipv6", "hostname"] {
+    for format in [
+        "date-time",
+        "date",
+        "time",
+        "email",
+        "uri",
+        "uuid",
+        "ipv4",
+        "ipv6",
+        "hostname",
+    ] {
         let schema = json!({"type": "string", "format": format});
         let value = synthesize(&schema);
-        let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
         assert!(validator.is_valid(&value), "{format}: {value}");
     }
 }
@@ -59,10 +79,18 @@ fn nested_objects_and_arrays() {
     assert_eq!(value["scores"], json!([]));
     assert_eq!(value["pair"], json!(["string", 0]));
     assert_eq!(value["matrix"], json!([[0, 0, 0]]));
-    check(json!({"type": "array", "items": {"type": "integer"}, "minItems": 5, "uniqueItems": true}));
-    check(json!({"type": "array", "items": {"type": "boolean"}, "minItems": 2, "uniqueItems": true}));
-    check(json!({"type": "array", "items": {"enum": ["x", "y", "z"]}, "minItems": 3, "uniqueItems": true}));
-    check(json!({"type": "object", "required": ["free"], "additionalProperties": {"type": "integer"}, "minProperties": 3}));
+    check(
+        json!({"type": "array", "items": {"type": "integer"}, "minItems": 5, "uniqueItems": true}),
+    );
+    check(
+        json!({"type": "array", "items": {"type": "boolean"}, "minItems": 2, "uniqueItems": true}),
+    );
+    check(
+        json!({"type": "array", "items": {"enum": ["x", "y", "z"]}, "minItems": 3, "uniqueItems": true}),
+    );
+    check(
+        json!({"type": "object", "required": ["free"], "additionalProperties": {"type": "integer"}, "minProperties": 3}),
+    );
 }
 
 #[test]
@@ -119,6 +147,61 @@ fn recursive_and_pathological_schemas_terminate() {
 fn schemaless_and_boolean_schemas() {
     assert_eq!(check(json!({})), json!({}));
     assert_eq!(check(json!(true)), json!({}));
-    assert_eq!(check(json!({"properties": {"x": {"minimum": 4}}, "required": ["x"]})), json!({"x": 4}));
+    assert_eq!(
+        check(json!({"properties": {"x": {"minimum": 4}}, "required": ["x"]})),
+        json!({"x": 4})
+    );
     assert_eq!(synthesize(&json!(false)), Value::Null);
+}
+
+/// Satisfiable schemas built from the supported keywords.
+fn schemas() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(json!({"type": "string"})),
+        (0u64..12, 0u64..12).prop_map(|(a, b)| {
+            json!({"type": "string", "minLength": a.min(b), "maxLength": a.max(b)})
+        }),
+        (-50i64..50, 0i64..20, 1i64..6).prop_map(|(lo, span, m)| {
+            json!({"type": "integer", "minimum": lo, "maximum": lo + m + span, "multipleOf": m})
+        }),
+        (-10.0f64..10.0, 0.1f64..5.0).prop_map(|(lo, width)| {
+            json!({"type": "number", "exclusiveMinimum": lo, "exclusiveMaximum": lo + width})
+        }),
+        Just(json!({"type": "boolean"})),
+        Just(json!({"type": ["null", "integer"]})),
+        prop::collection::vec("[a-z]{1,4}", 1..4).prop_map(|e| json!({"enum": e})),
+        Just(json!({"const": {"x": [1, 2]}})),
+    ];
+    leaf.prop_recursive(4, 48, 4, |inner| {
+        prop_oneof![
+            (prop::collection::btree_map("[a-z]{1,3}", inner.clone(), 0..4), any::<bool>())
+                .prop_map(|(props, strict)| {
+                    let required: Vec<&String> = props.keys().collect();
+                    json!({"type": "object", "properties": props, "required": required,
+                           "additionalProperties": !strict})
+                }),
+            (inner.clone(), 0u64..3, prop::option::of(3u64..5)).prop_map(|(items, min, max)| {
+                json!({"type": "array", "items": items, "minItems": min, "maxItems": max.unwrap_or(9)})
+            }),
+            prop::collection::vec(inner.clone(), 1..3).prop_map(|v| json!({"anyOf": v})),
+            (inner.clone(), inner).prop_map(|(a, b)| json!({"allOf": [
+                {"type": "object", "properties": {"a": a}, "required": ["a"]},
+                {"properties": {"b": b}, "required": ["b"]}
+            ]})),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn synthesised_values_validate(schema in schemas(), wrap in any::<bool>()) {
+        let schema = if wrap {
+            json!({"$defs": {"d": schema, "unused": {"type": "string"}}, "$ref": "#/$defs/d"})
+        } else {
+            schema
+        };
+        let value = synthesize(&schema);
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        prop_assert!(validator.is_valid(&value), "{} does not match {}", value, schema);
+    }
 }

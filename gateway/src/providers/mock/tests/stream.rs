@@ -10,7 +10,10 @@ fn streamed(provider: &MockProvider, mut body: Value) -> (Vec<Value>, Value) {
     body["stream"] = json!(true);
     let events = ask(provider, Endpoint::ChatCompletions, &body).events();
     // The id hashes the body, so it differs from the whole answer's but not between chunks.
-    assert!(events[0]["id"].as_str().unwrap().starts_with("chatcmpl-mock-"));
+    assert!(events[0]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("chatcmpl-mock-"));
     for event in &events {
         assert_eq!(event["id"], events[0]["id"]);
         assert_eq!(event["created"], events[0]["created"]);
@@ -39,9 +42,13 @@ fn contents(events: &[Value]) -> BTreeMap<u64, String> {
 fn streamed_deltas_concatenate_to_the_whole_answer() {
     let text = "  The quick\tbrown fox\n jumps over the lazy dog  ";
     for words in [1, 3, 100] {
-        let provider = MockProvider::new("m".into(), &raw(MockResponseMode::Echo, None, Some(words)));
+        let provider =
+            MockProvider::new("m".into(), &raw(MockResponseMode::Echo, None, Some(words)));
         let (events, whole) = streamed(&provider, user(text));
-        assert_eq!(events[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
+        assert_eq!(
+            events[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
         let whole_text = whole["choices"][0]["message"]["content"].as_str().unwrap();
         assert_eq!(whole_text, text);
         assert_eq!(contents(&events)[&0], text);
@@ -63,7 +70,10 @@ fn n_choices_interleave_and_truncate_like_the_whole_answer() {
     body["n"] = json!(2);
     body["max_tokens"] = json!(3);
     let (events, whole) = streamed(&echo(), body);
-    let indexes: Vec<u64> = events.iter().map(|e| e["choices"][0]["index"].as_u64().unwrap()).collect();
+    let indexes: Vec<u64> = events
+        .iter()
+        .map(|e| e["choices"][0]["index"].as_u64().unwrap())
+        .collect();
     assert_eq!(indexes, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
     let by_choice = contents(&events);
     assert_eq!(by_choice.len(), 2);
@@ -98,9 +108,17 @@ fn streamed_logprobs_follow_the_content() {
     let (events, _) = streamed(&echo(), body);
     let mut tokens = String::new();
     for event in &events[1..events.len() - 1] {
-        let entries = event["choices"][0]["logprobs"]["content"].as_array().unwrap();
-        let piece: String = entries.iter().map(|e| e["token"].as_str().unwrap()).collect();
-        assert_eq!(piece, event["choices"][0]["delta"]["content"].as_str().unwrap());
+        let entries = event["choices"][0]["logprobs"]["content"]
+            .as_array()
+            .unwrap();
+        let piece: String = entries
+            .iter()
+            .map(|e| e["token"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            piece,
+            event["choices"][0]["delta"]["content"].as_str().unwrap()
+        );
         tokens.push_str(&piece);
     }
     assert_eq!(tokens, "one two three");
@@ -131,14 +149,20 @@ fn streamed_tool_calls_reassemble_into_the_whole_calls() {
             let head = json!({"id": id, "name": call["function"]["name"]});
             assert!(calls.insert(index, (head, String::new())).is_none());
         } else {
-            assert_eq!(call.as_object().unwrap().len(), 2, "only index and function: {call}");
+            assert_eq!(
+                call.as_object().unwrap().len(),
+                2,
+                "only index and function: {call}"
+            );
             assert_eq!(call["function"].as_object().unwrap().len(), 1);
             let fragment = call["function"]["arguments"].as_str().unwrap();
             assert!(fragment.len() <= 10);
             calls.get_mut(&index).unwrap().1.push_str(fragment);
         }
     }
-    let expected = whole["choices"][0]["message"]["tool_calls"].as_array().unwrap();
+    let expected = whole["choices"][0]["message"]["tool_calls"]
+        .as_array()
+        .unwrap();
     assert_eq!(calls.len(), expected.len());
     for (i, call) in expected.iter().enumerate() {
         let (head, arguments) = &calls[&(i as u64)];
@@ -148,7 +172,10 @@ fn streamed_tool_calls_reassemble_into_the_whole_calls() {
         let _: Value = serde_json::from_str(arguments).unwrap();
     }
     assert!(calls[&0].1.len() > 40, "arguments span several fragments");
-    assert_eq!(events.last().unwrap()["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        events.last().unwrap()["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
 }
 
 #[test]
@@ -171,7 +198,10 @@ fn completions_stream() {
         assert!(event["usage"].is_null() && event.as_object().unwrap().contains_key("usage"));
         let choice = &event["choices"][0];
         assert!(choice["logprobs"].is_null());
-        texts.entry(choice["index"].as_u64().unwrap()).or_default().push_str(choice["text"].as_str().unwrap());
+        texts
+            .entry(choice["index"].as_u64().unwrap())
+            .or_default()
+            .push_str(choice["text"].as_str().unwrap());
         if choice["finish_reason"] == "stop" {
             finishes += 1;
         }
