@@ -46,7 +46,11 @@ impl AdminApp {
                     "config_version": snapshot.version,
                     "providers": providers,
                 });
-                let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                let status = if ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
                 (status, "application/json", body.to_string().into_bytes())
             }
             "/metrics" => (
@@ -63,7 +67,11 @@ impl AdminApp {
                     "routes": routes,
                     "default_route": snapshot.default_route().is_some(),
                 });
-                (StatusCode::OK, "application/json", body.to_string().into_bytes())
+                (
+                    StatusCode::OK,
+                    "application/json",
+                    body.to_string().into_bytes(),
+                )
             }
             _ => (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
         }

@@ -135,9 +135,11 @@ impl GatewayError {
             GatewayError::InvalidRequest { param, code, .. } => {
                 ("invalid_request_error", *code, param.as_deref())
             }
-            GatewayError::ModelNotFound(_) => {
-                ("invalid_request_error", Some("model_not_found"), Some("model"))
-            }
+            GatewayError::ModelNotFound(_) => (
+                "invalid_request_error",
+                Some("model_not_found"),
+                Some("model"),
+            ),
             GatewayError::BodyTooLarge { .. } => {
                 ("invalid_request_error", Some("request_too_large"), None)
             }
@@ -158,7 +160,9 @@ impl GatewayError {
             },
             GatewayError::UpstreamUnavailable(_) => ("server_error", Some("upstream_error"), None),
             GatewayError::UpstreamTimeout(_) => ("server_error", Some("upstream_timeout"), None),
-            GatewayError::OutputInvalid(_) => ("server_error", Some("output_schema_mismatch"), None),
+            GatewayError::OutputInvalid(_) => {
+                ("server_error", Some("output_schema_mismatch"), None)
+            }
             GatewayError::Internal(_) => ("server_error", None, None),
         }
     }
@@ -227,7 +231,10 @@ mod tests {
         };
         let body = parse(&err);
         assert_eq!(body["error"]["type"], "server_error");
-        assert!(body["error"]["message"].as_str().unwrap().contains("bad gateway"));
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad gateway"));
     }
 
     #[test]
@@ -238,7 +245,10 @@ mod tests {
             GatewayError::ModelNotFound("m".into()),
             GatewayError::BodyTooLarge { limit: 1 },
             GatewayError::NotFound("/x".into()),
-            GatewayError::MethodNotAllowed { method: "GET".into(), path: "/v1/chat/completions".into() },
+            GatewayError::MethodNotAllowed {
+                method: "GET".into(),
+                path: "/v1/chat/completions".into(),
+            },
             GatewayError::Unsupported("x".into()),
             GatewayError::UpstreamUnavailable("x".into()),
             GatewayError::UpstreamTimeout("x".into()),

@@ -31,7 +31,11 @@ struct Cli {
     #[arg(long, env = "PROMPTGATE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
     /// Address for /healthz, /readyz, /metrics and /config.
-    #[arg(long, env = "PROMPTGATE_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    #[arg(
+        long,
+        env = "PROMPTGATE_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9090"
+    )]
     admin_listen: String,
     /// PEM certificate chain: serve the API over TLS (rustls).
     #[arg(long, requires = "tls_key")]
@@ -147,7 +151,10 @@ fn spawn_drain_watcher(server: &Server, gateway: Arc<Gateway>) {
         use tokio::sync::broadcast::error::RecvError;
         loop {
             match phases.blocking_recv() {
-                Ok(ExecutionPhase::GracefulTerminate | ExecutionPhase::GracefulUpgradeTransferringFds) => {
+                Ok(
+                    ExecutionPhase::GracefulTerminate
+                    | ExecutionPhase::GracefulUpgradeTransferringFds,
+                ) => {
                     gateway.set_ready(false);
                 }
                 Ok(ExecutionPhase::ShutdownGracePeriod) => break,

@@ -43,12 +43,18 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("promptgate_requests_total", "Client requests by route, endpoint and status"),
+            Opts::new(
+                "promptgate_requests_total",
+                "Client requests by route, endpoint and status",
+            ),
             &["route", "endpoint", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("promptgate_request_duration_seconds", "Total request duration")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "promptgate_request_duration_seconds",
+                "Total request duration",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["route", "endpoint"],
         )?;
         let overhead = Histogram::with_opts(
@@ -67,19 +73,31 @@ impl Metrics {
             &["route"],
         )?;
         let tokens = IntCounterVec::new(
-            Opts::new("promptgate_tokens_total", "Tokens by route, upstream model and type"),
+            Opts::new(
+                "promptgate_tokens_total",
+                "Tokens by route, upstream model and type",
+            ),
             &["route", "model", "type"],
         )?;
         let cost = CounterVec::new(
-            Opts::new("promptgate_cost_usd_total", "Cost in USD by route and upstream model"),
+            Opts::new(
+                "promptgate_cost_usd_total",
+                "Cost in USD by route and upstream model",
+            ),
             &["route", "model"],
         )?;
         let upstream_errors = IntCounterVec::new(
-            Opts::new("promptgate_upstream_errors_total", "Failed upstream attempts"),
+            Opts::new(
+                "promptgate_upstream_errors_total",
+                "Failed upstream attempts",
+            ),
             &["provider", "kind"],
         )?;
         let retries = IntCounterVec::new(
-            Opts::new("promptgate_retries_total", "Upstream attempts after the first"),
+            Opts::new(
+                "promptgate_retries_total",
+                "Upstream attempts after the first",
+            ),
             &["route"],
         )?;
         let retry_budget_exhausted = IntCounter::new(
@@ -92,11 +110,17 @@ impl Metrics {
         )?;
         let inflight = IntGauge::new("promptgate_inflight_requests", "Requests in flight")?;
         let config_info = IntGaugeVec::new(
-            Opts::new("promptgate_config_version", "The loaded config version (value is 1)"),
+            Opts::new(
+                "promptgate_config_version",
+                "The loaded config version (value is 1)",
+            ),
             &["version"],
         )?;
         let config_reloads = IntCounterVec::new(
-            Opts::new("promptgate_config_reloads_total", "Config reloads by result"),
+            Opts::new(
+                "promptgate_config_reloads_total",
+                "Config reloads by result",
+            ),
             &["result"],
         )?;
         let genai_duration = HistogramVec::new(
@@ -105,7 +129,11 @@ impl Metrics {
                 "GenAI operation duration (OpenTelemetry GenAI semantic conventions)",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"],
+            &[
+                "gen_ai_operation_name",
+                "gen_ai_provider_name",
+                "gen_ai_request_model",
+            ],
         )?;
         let genai_tokens = HistogramVec::new(
             HistogramOpts::new(
@@ -113,7 +141,12 @@ impl Metrics {
                 "Tokens per GenAI operation (OpenTelemetry GenAI semantic conventions)",
             )
             .buckets(TOKEN_BUCKETS.to_vec()),
-            &["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"],
+            &[
+                "gen_ai_operation_name",
+                "gen_ai_provider_name",
+                "gen_ai_request_model",
+                "gen_ai_token_type",
+            ],
         )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -160,7 +193,9 @@ impl Metrics {
     }
 
     pub fn upstream_error(&self, provider: &str, kind: &str) {
-        self.upstream_errors.with_label_values(&[provider, kind]).inc();
+        self.upstream_errors
+            .with_label_values(&[provider, kind])
+            .inc();
     }
 
     pub fn record(&self, rec: &RequestRecord) {
@@ -177,7 +212,9 @@ impl Metrics {
         self.overhead
             .observe(total.saturating_sub(rec.upstream_time).as_secs_f64());
         if let Some(ttft) = rec.time_to_first_token {
-            self.ttft.with_label_values(&[route]).observe(ttft.as_secs_f64());
+            self.ttft
+                .with_label_values(&[route])
+                .observe(ttft.as_secs_f64());
         }
         if rec.attempts > 1 {
             self.retries
@@ -198,7 +235,9 @@ impl Metrics {
             ("reasoning", usage.reasoning_tokens),
         ] {
             if n > 0 {
-                self.tokens.with_label_values(&[route, model, kind]).inc_by(n);
+                self.tokens
+                    .with_label_values(&[route, model, kind])
+                    .inc_by(n);
             }
         }
         self.genai_tokens

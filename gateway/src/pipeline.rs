@@ -183,7 +183,11 @@ pub struct GatewayRequest {
 }
 
 /// Runs one request to completion and returns what it recorded.
-pub async fn handle<D: Downstream>(gw: &Gateway, req: GatewayRequest, down: &mut D) -> RequestRecord {
+pub async fn handle<D: Downstream>(
+    gw: &Gateway,
+    req: GatewayRequest,
+    down: &mut D,
+) -> RequestRecord {
     let snapshot = gw.snapshot();
     let mut rec = RequestRecord::new(req.started, req.trace_id.clone(), req.route.label());
     let result = match &req.route {
@@ -196,7 +200,14 @@ pub async fn handle<D: Downstream>(gw: &Gateway, req: GatewayRequest, down: &mut
             generate::run(gw, &snapshot, &req, down, &mut rec).await
         }
         ApiRoute::ListModels => {
-            respond::json(down, &mut rec, http::StatusCode::OK, snapshot.models_body.clone(), &[]).await;
+            respond::json(
+                down,
+                &mut rec,
+                http::StatusCode::OK,
+                snapshot.models_body.clone(),
+                &[],
+            )
+            .await;
             Ok(())
         }
         ApiRoute::GetModel(id) => get_model(&snapshot, id, down, &mut rec).await,
@@ -221,8 +232,10 @@ async fn get_model<D: Downstream>(
     if !snapshot.has_route(id) {
         return Err(GatewayError::ModelNotFound(id.to_owned()));
     }
-    let body = serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "promptgate"});
-    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| GatewayError::Internal(e.to_string()))?);
+    let body =
+        serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "promptgate"});
+    let body =
+        Bytes::from(serde_json::to_vec(&body).map_err(|e| GatewayError::Internal(e.to_string()))?);
     respond::json(down, rec, http::StatusCode::OK, body, &[]).await;
     Ok(())
 }
@@ -235,12 +248,27 @@ mod tests {
     fn classifies_paths() {
         let post = Method::POST;
         let get = Method::GET;
-        assert_eq!(ApiRoute::classify(&post, "/v1/chat/completions"), ApiRoute::Llm(Endpoint::ChatCompletions));
-        assert_eq!(ApiRoute::classify(&get, "/v1/chat/completions"), ApiRoute::MethodNotAllowed);
+        assert_eq!(
+            ApiRoute::classify(&post, "/v1/chat/completions"),
+            ApiRoute::Llm(Endpoint::ChatCompletions)
+        );
+        assert_eq!(
+            ApiRoute::classify(&get, "/v1/chat/completions"),
+            ApiRoute::MethodNotAllowed
+        );
         assert_eq!(ApiRoute::classify(&get, "/v1/models"), ApiRoute::ListModels);
-        assert_eq!(ApiRoute::classify(&get, "/v1/models/a%2Fb"), ApiRoute::GetModel("a/b".into()));
-        assert_eq!(ApiRoute::classify(&post, "/v1/files"), ApiRoute::Passthrough);
-        assert_eq!(ApiRoute::classify(&post, "/api/v1/generate"), ApiRoute::Generate);
+        assert_eq!(
+            ApiRoute::classify(&get, "/v1/models/a%2Fb"),
+            ApiRoute::GetModel("a/b".into())
+        );
+        assert_eq!(
+            ApiRoute::classify(&post, "/v1/files"),
+            ApiRoute::Passthrough
+        );
+        assert_eq!(
+            ApiRoute::classify(&post, "/api/v1/generate"),
+            ApiRoute::Generate
+        );
         assert_eq!(ApiRoute::classify(&get, "/"), ApiRoute::NotFound);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("é%é"), "é%é");

@@ -106,7 +106,11 @@ pub trait Provider: Send + Sync {
     }
 
     /// A translator for one streamed response.
-    fn stream_translator(&self, endpoint: Endpoint, strip_usage: bool) -> Box<dyn StreamTranslator> {
+    fn stream_translator(
+        &self,
+        endpoint: Endpoint,
+        strip_usage: bool,
+    ) -> Box<dyn StreamTranslator> {
         Box::new(openai::stream::PassThrough::new(endpoint, strip_usage))
     }
 

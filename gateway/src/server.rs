@@ -95,16 +95,31 @@ impl ProxyHttp for GatewayProxy {
         Ok(true)
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut ProxyCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut ProxyCtx,
+    ) -> Result<Box<HttpPeer>> {
         let base = ctx
             .passthrough
             .as_ref()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no passthrough upstream"))?;
         let addr = tokio::net::lookup_host((base.host.as_str(), base.port))
             .await
-            .map_err(|e| Error::because(ErrorType::ConnectNoRoute, "resolving passthrough upstream", e))?
+            .map_err(|e| {
+                Error::because(
+                    ErrorType::ConnectNoRoute,
+                    "resolving passthrough upstream",
+                    e,
+                )
+            })?
             .next()
-            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "passthrough upstream has no address"))?;
+            .ok_or_else(|| {
+                Error::explain(
+                    ErrorType::ConnectNoRoute,
+                    "passthrough upstream has no address",
+                )
+            })?;
         let mut peer = HttpPeer::new(addr, base.tls, base.host.clone());
         peer.options.tcp_keepalive = None;
         Ok(Box::new(peer))
@@ -141,9 +156,9 @@ impl ProxyHttp for GatewayProxy {
             new_path.push('?');
             new_path.push_str(query);
         }
-        let uri = new_path
-            .parse()
-            .map_err(|e| Error::because(ErrorType::InternalError, "rewriting passthrough path", e))?;
+        let uri = new_path.parse().map_err(|e| {
+            Error::because(ErrorType::InternalError, "rewriting passthrough path", e)
+        })?;
         upstream.set_uri(uri);
         Ok(())
     }
@@ -151,15 +166,24 @@ impl ProxyHttp for GatewayProxy {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut ProxyCtx) {
         // Only passthrough requests reach here with a record; pipeline requests record theirs.
         if let Some(mut rec) = ctx.record.take() {
-            rec.status = session.response_written().map_or(502, |r| r.status.as_u16());
+            rec.status = session
+                .response_written()
+                .map_or(502, |r| r.status.as_u16());
             self.gateway.metrics.record(&rec);
             self.gateway.metrics.inflight.dec();
         }
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut ProxyCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut ProxyCtx,
+    ) -> FailToProxy {
         let error = match e.esource() {
-            ErrorSource::Upstream => GatewayError::UpstreamUnavailable(e.etype().as_str().to_owned()),
+            ErrorSource::Upstream => {
+                GatewayError::UpstreamUnavailable(e.etype().as_str().to_owned())
+            }
             _ => GatewayError::Internal(e.etype().as_str().to_owned()),
         };
         let status = error.status();
@@ -170,11 +194,13 @@ impl ProxyHttp for GatewayProxy {
             let _ = h.insert_header(CONTENT_LENGTH, body.len());
         }
         let sent = match head {
-            Some(h) if session.response_written().is_none() => session
-                .write_response_header(Box::new(h), false)
-                .await
-                .is_ok()
-                && session.write_response_body(Some(body), true).await.is_ok(),
+            Some(h) if session.response_written().is_none() => {
+                session
+                    .write_response_header(Box::new(h), false)
+                    .await
+                    .is_ok()
+                    && session.write_response_body(Some(body), true).await.is_ok()
+            }
             _ => false,
         };
         FailToProxy {
@@ -195,7 +221,10 @@ fn passthrough_base(gw: &Gateway) -> Option<PassthroughBase> {
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes.
-async fn read_body(session: &mut Session, limit: usize) -> std::result::Result<Bytes, GatewayError> {
+async fn read_body(
+    session: &mut Session,
+    limit: usize,
+) -> std::result::Result<Bytes, GatewayError> {
     let declared = session
         .req_header()
         .headers
@@ -208,12 +237,16 @@ async fn read_body(session: &mut Session, limit: usize) -> std::result::Result<B
     let mut first: Option<Bytes> = None;
     let mut rest: Option<BytesMut> = None;
     loop {
-        let chunk = session
-            .read_request_body()
-            .await
-            .map_err(|e| GatewayError::invalid(format!("could not read the request body: {}", e.etype().as_str())))?;
+        let chunk = session.read_request_body().await.map_err(|e| {
+            GatewayError::invalid(format!(
+                "could not read the request body: {}",
+                e.etype().as_str()
+            ))
+        })?;
         let Some(chunk) = chunk else { break };
-        let total = first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, BytesMut::len) + chunk.len();
+        let total = first.as_ref().map_or(0, Bytes::len)
+            + rest.as_ref().map_or(0, BytesMut::len)
+            + chunk.len();
         if total > limit {
             return Err(GatewayError::BodyTooLarge { limit });
         }
@@ -243,13 +276,16 @@ impl Downstream for PingoraDownstream<'_> {
     async fn send_head(&mut self, head: ResponseHead) -> std::result::Result<(), ClientGone> {
         let mut resp = ResponseHeader::build(head.status, Some(head.headers.len() + 2))
             .map_err(|e| ClientGone(e.to_string()))?;
-        let framing = resp.insert_header(CONTENT_TYPE, head.content_type).and_then(|()| match head.content_length {
-            Some(len) => resp.insert_header(CONTENT_LENGTH, len),
-            None => resp.insert_header(TRANSFER_ENCODING, "chunked"),
-        });
+        let framing = resp
+            .insert_header(CONTENT_TYPE, head.content_type)
+            .and_then(|()| match head.content_length {
+                Some(len) => resp.insert_header(CONTENT_LENGTH, len),
+                None => resp.insert_header(TRANSFER_ENCODING, "chunked"),
+            });
         framing.map_err(|e| ClientGone(e.to_string()))?;
         for (name, value) in head.headers {
-            resp.append_header(name, value).map_err(|e| ClientGone(e.to_string()))?;
+            resp.append_header(name, value)
+                .map_err(|e| ClientGone(e.to_string()))?;
         }
         self.session
             .write_response_header(Box::new(resp), false)

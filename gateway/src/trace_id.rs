@@ -17,7 +17,11 @@ fn parse_traceparent(value: &str) -> Option<String> {
     let trace = parts.next()?;
     let span = parts.next()?;
     let flags = parts.next()?;
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
     if !hex(version, 2) || version == "ff" || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
         return None;
     }
@@ -38,9 +42,19 @@ mod tests {
     #[test]
     fn uses_valid_traceparent_else_new() {
         let mut headers = HeaderMap::new();
-        headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+        headers.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(from_headers(&headers), "4bf92f3577b34da6a3ce929d0e0e4736");
-        headers.insert("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01".parse().unwrap());
+        headers.insert(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
         assert_ne!(from_headers(&headers), "00000000000000000000000000000000");
         headers.insert("traceparent", "garbage".parse().unwrap());
         let id = from_headers(&headers);

@@ -1,4 +1,5 @@
 //! The upstream exchange end to end through the pipeline, against an in-process upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -27,21 +28,44 @@ fn chat_body(content_len: usize) -> String {
 
 #[tokio::test]
 async fn large_body_is_retried_whole_to_the_second_target_after_503() {
-    let a = Upstream::start(|_, _| Reply::json(503, r#"{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}"#)).await;
+    let a = Upstream::start(|_, _| {
+        Reply::json(
+            503,
+            r#"{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}"#,
+        )
+    })
+    .await;
     let b = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
     let gw = gateway(&two_target_config(&a, &b, ""));
     let body = chat_body(200 * 1024);
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, body.clone()).await;
-    assert_eq!(status(&down), 200, "{}", String::from_utf8_lossy(&down.body()));
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
     assert_eq!(down.body(), CHAT_OK.as_bytes());
     assert_eq!(a.count(), 1);
     assert_eq!(b.count(), 1);
-    assert_eq!(a.requests()[0].body.as_ref(), body.as_bytes(), "first target got the whole body");
-    assert_eq!(b.requests()[0].body.as_ref(), body.as_bytes(), "retry re-sent the whole body");
+    assert_eq!(
+        a.requests()[0].body.as_ref(),
+        body.as_bytes(),
+        "first target got the whole body"
+    );
+    assert_eq!(
+        b.requests()[0].body.as_ref(),
+        body.as_bytes(),
+        "retry re-sent the whole body"
+    );
     assert_eq!(b.requests()[0].path, "/v1/chat/completions");
     assert_eq!(rec.attempts, 2);
     assert_eq!(rec.usage.unwrap().prompt_tokens, 7);
-    let cost: f64 = down.header("x-promptgate-cost-usd").unwrap().parse().unwrap();
+    let cost: f64 = down
+        .header("x-promptgate-cost-usd")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((cost - (7.0 + 4.0) / 1e6).abs() < 1e-12, "{cost}");
     assert_eq!(down.header("x-promptgate-route"), Some("m"));
 }
@@ -61,8 +85,15 @@ async fn client_errors_are_not_retried_and_pass_through() {
 #[tokio::test]
 async fn connect_errors_and_timeouts_fall_back() {
     // Nothing listens on a's port once the listener is dropped.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let slow = Upstream::start(|_, _| Reply { head_delay: Duration::from_secs(5), ..Reply::json(200, CHAT_OK) }).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let slow = Upstream::start(|_, _| Reply {
+        head_delay: Duration::from_secs(5),
+        ..Reply::json(200, CHAT_OK)
+    })
+    .await;
     let b = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
     let yaml = format!(
         "providers:\n  dead: {{ type: openai, base_url: 'http://{closed}/v1' }}\n  slow: {{ type: openai, base_url: '{}', timeouts: {{ first_byte_ms: 200 }} }}\n  b: {{ type: openai, base_url: '{}' }}\n\
@@ -75,7 +106,10 @@ routes:\n  - model: m\n    targets: [ {{ provider: dead }}, {{ provider: slow }}
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, chat_body(10)).await;
     assert_eq!(status(&down), 200);
     assert_eq!(rec.attempts, 3);
-    assert!(started.elapsed() < Duration::from_secs(3), "the slow target timed out at 200 ms");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the slow target timed out at 200 ms"
+    );
 }
 
 #[tokio::test]
@@ -99,7 +133,11 @@ async fn retry_after_is_honoured_on_the_same_target() {
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, chat_body(10)).await;
     assert_eq!(status(&down), 200);
     assert_eq!(rec.attempts, 2);
-    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -115,7 +153,10 @@ async fn a_429_storm_stays_within_the_retry_budget() {
         assert!(String::from_utf8_lossy(&down.body()).contains("rate_limit_exceeded"));
     }
     let attempts = a.count() + b.count();
-    assert!(attempts as f64 <= 1.2 * requests as f64, "{attempts} upstream attempts");
+    assert!(
+        attempts as f64 <= 1.2 * requests as f64,
+        "{attempts} upstream attempts"
+    );
     assert!(attempts > requests, "some retries were still made");
 }
 
@@ -135,25 +176,42 @@ fn stream_split_at(offset: usize) -> Reply {
 
 #[tokio::test]
 async fn sse_events_split_at_every_offset_arrive_intact() {
-    let upstream = Upstream::start(|n, _| stream_split_at(1 + n % (STREAM_WITH_USAGE.len() - 1))).await;
+    let upstream =
+        Upstream::start(|n, _| stream_split_at(1 + n % (STREAM_WITH_USAGE.len() - 1))).await;
     let yaml = format!(
         "providers:\n  a: {{ type: openai, base_url: '{}' }}\nroutes:\n  - model: m\n    targets: [ {{ provider: a }} ]\nprices:\n  m: {{ input_per_million: 1.0, output_per_million: 1.0 }}\n",
         upstream.base_url()
     );
     let gw = gateway(&yaml);
     let with_usage = r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#;
-    let without_usage = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let without_usage =
+        r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
     let stripped = STREAM_WITH_USAGE
         .replace(",\"usage\":null", "")
         .replace("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n", "");
     for offset in 1..STREAM_WITH_USAGE.len() {
-        let (body, expected) = if offset % 2 == 0 { (with_usage, STREAM_WITH_USAGE) } else { (without_usage, stripped.as_str()) };
+        let (body, expected) = if offset % 2 == 0 {
+            (with_usage, STREAM_WITH_USAGE)
+        } else {
+            (without_usage, stripped.as_str())
+        };
         let (down, rec) = call(&gw, Endpoint::ChatCompletions, body).await;
         assert_eq!(status(&down), 200);
-        assert_eq!(String::from_utf8(down.body()).unwrap(), expected, "split at {offset}");
+        assert_eq!(
+            String::from_utf8(down.body()).unwrap(),
+            expected,
+            "split at {offset}"
+        );
         assert!(down.ended);
         let usage = rec.usage.unwrap();
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.estimated), (5, 2, false));
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.estimated
+            ),
+            (5, 2, false)
+        );
         assert!(rec.time_to_first_token.is_some());
     }
     // The gateway asked for usage when the client did not.
@@ -163,9 +221,15 @@ async fn sse_events_split_at_every_offset_arrive_intact() {
 
 #[tokio::test]
 async fn client_disconnect_mid_stream_still_records_usage() {
-    let chunk = Bytes::from_static(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],\"usage\":null}\n\n");
+    let chunk = Bytes::from_static(
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],\"usage\":null}\n\n",
+    );
     let upstream = Upstream::start(move |_, _| {
-        Reply::sse((0..50).map(|_| (Duration::from_millis(5), chunk.clone())).collect())
+        Reply::sse(
+            (0..50)
+                .map(|_| (Duration::from_millis(5), chunk.clone()))
+                .collect(),
+        )
     })
     .await;
     let yaml = format!(
@@ -173,8 +237,12 @@ async fn client_disconnect_mid_stream_still_records_usage() {
         upstream.base_url()
     );
     let gw = gateway(&yaml);
-    let down = BufferedDownstream { disconnect_after: Some(3), ..Default::default() };
-    let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hello there"}]}"#;
+    let down = BufferedDownstream {
+        disconnect_after: Some(3),
+        ..Default::default()
+    };
+    let body =
+        r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hello there"}]}"#;
     let started = Instant::now();
     let (down, rec) = call_with(&gw, Endpoint::ChatCompletions, body, down).await;
     assert!(rec.client_disconnected);
@@ -184,20 +252,35 @@ async fn client_disconnect_mid_stream_still_records_usage() {
     assert!(usage.completion_tokens >= 3, "{usage:?}");
     assert!(usage.prompt_tokens > 0);
     assert!(rec.cost_usd.unwrap() > 0.0);
-    assert!(started.elapsed() < Duration::from_millis(200), "the upstream stream was dropped, not drained");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "the upstream stream was dropped, not drained"
+    );
     gw.metrics.record(&rec);
     let metrics = String::from_utf8(gw.metrics.render()).unwrap();
-    assert!(metrics.contains("promptgate_usage_estimated_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("promptgate_usage_estimated_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn a_target_failing_before_its_first_event_is_retried() {
     let broken = Upstream::start(|_, _| Reply {
         head_delay: Duration::ZERO,
-        ..Reply::sse(vec![(Duration::from_secs(5), Bytes::from_static(b"data: late\n\n"))])
+        ..Reply::sse(vec![(
+            Duration::from_secs(5),
+            Bytes::from_static(b"data: late\n\n"),
+        )])
     })
     .await;
-    let good = Upstream::start(|_, _| Reply::sse(vec![(Duration::ZERO, Bytes::from_static(STREAM_WITH_USAGE.as_bytes()))])).await;
+    let good = Upstream::start(|_, _| {
+        Reply::sse(vec![(
+            Duration::ZERO,
+            Bytes::from_static(STREAM_WITH_USAGE.as_bytes()),
+        )])
+    })
+    .await;
     let yaml = format!(
         "providers:\n  a: {{ type: openai, base_url: '{}', timeouts: {{ first_byte_ms: 200 }} }}\n  b: {{ type: openai, base_url: '{}' }}\n\
 routes:\n  - model: m\n    targets: [ {{ provider: a }}, {{ provider: b }} ]\n",
@@ -205,7 +288,8 @@ routes:\n  - model: m\n    targets: [ {{ provider: a }}, {{ provider: b }} ]\n",
         good.base_url()
     );
     let gw = gateway(&yaml);
-    let body = r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+    let body =
+        r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, body).await;
     assert_eq!(String::from_utf8(down.body()).unwrap(), STREAM_WITH_USAGE);
     assert_eq!(rec.attempts, 2);
@@ -215,7 +299,9 @@ routes:\n  - model: m\n    targets: [ {{ provider: a }}, {{ provider: b }} ]\n",
 async fn reload_under_load_drops_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.yaml");
-    let config = |text: &str| format!("providers:\n  mock: {{ type: mock, response: fixed, text: '{text}' }}\nroutes:\n  - model: m\n    targets: [ {{ provider: mock }} ]\n");
+    let config = |text: &str| {
+        format!("providers:\n  mock: {{ type: mock, response: fixed, text: '{text}' }}\nroutes:\n  - model: m\n    targets: [ {{ provider: mock }} ]\n")
+    };
     std::fs::write(&path, config("one")).unwrap();
     let gw = gateway(&config("one"));
     let watcher = promptgate::config::watch::ConfigWatcher {
@@ -227,7 +313,12 @@ async fn reload_under_load_drops_no_request() {
     for _ in 0..400 {
         let gw: Arc<_> = gw.clone();
         tasks.push(tokio::spawn(async move {
-            let (down, _) = call(&gw, Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).await;
+            let (down, _) = call(
+                &gw,
+                Endpoint::ChatCompletions,
+                r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            )
+            .await;
             (status(&down), down.body())
         }));
         tokio::task::yield_now().await;
@@ -250,7 +341,12 @@ async fn reload_under_load_drops_no_request() {
         assert!(text == "one" || text == "two", "{text}");
     }
     assert!(swaps >= 39, "{swaps}");
-    let (down, _) = call(&gw, Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).await;
+    let (down, _) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await;
     assert_eq!(status(&down), 200, "the last good snapshot keeps serving");
 }
 
@@ -262,7 +358,11 @@ async fn bad_requests_get_openai_errors() {
         ("[]", 400, "object"),
         (r#"{"messages":[]}"#, 400, "model"),
         (r#"{"model":7,"messages":[]}"#, 400, "model"),
-        (r#"{"model":"m","stream":"yes","messages":[]}"#, 400, "stream"),
+        (
+            r#"{"model":"m","stream":"yes","messages":[]}"#,
+            400,
+            "stream",
+        ),
         (r#"{"model":"nope","messages":[]}"#, 404, "model_not_found"),
     ] {
         let (down, _) = call(&gw, Endpoint::ChatCompletions, body).await;

@@ -148,7 +148,7 @@ EOF
 
 start_gateway() { # NAME CONFIG PORT ADMIN_PORT
   local name="$1" config="$2" port="$3" admin="$4"
-  RUST_LOG="${RUST_LOG:-info}" "$PROMPTGATE_BIN" --config "$config" \
+  NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" "$PROMPTGATE_BIN" --config "$config" \
     --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
     --pid-file "$WORK/pg-$port.pid" --upgrade-sock "$WORK/pg-$port.sock" \
     >"$WORK/$name.log" 2>&1 &
@@ -177,7 +177,7 @@ log "pytest tests/e2e/python"
 
 node_rc=0
 log "node --test tests/e2e/node"
-(cd "$E2E_DIR/node" && node --test \
+(cd "$E2E_DIR/node" && node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=junit --test-reporter-destination="$RESULTS/node.xml" \
   ./*.test.mjs) || node_rc=$?
@@ -186,24 +186,30 @@ if [[ $py_rc -ne 0 || $node_rc -ne 0 ]]; then
   show_logs
 fi
 
-# One closing line over both runners, counted from their JUnit reports.
-"$PY" - "$RESULTS/python.xml" "$RESULTS/node.xml" <<'EOF' || true
+# One closing line over both runners, counted from their JUnit reports. A runner that exited
+# non-zero without a failing test in its report (crash, no tests: pytest exit 5) counts as one
+# failure, so the line never claims success the exit code denies.
+"$PY" - "$RESULTS/python.xml" "$py_rc" "$RESULTS/node.xml" "$node_rc" <<'EOF' || true
 import sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-for path in sys.argv[1:]:
+args = sys.argv[1:]
+for path, rc in zip(args[::2], args[1::2]):
+    p = f = s = 0
     try:
-        cases = ET.parse(path).getroot().iter("testcase")
+        cases = list(ET.parse(path).getroot().iter("testcase"))
     except (OSError, ET.ParseError):
-        failed += 1  # a runner that left no report did not pass
-        continue
+        cases = []
     for case in cases:
         kinds = {child.tag for child in case}
         if kinds & {"failure", "error"}:
-            failed += 1
+            f += 1
         elif "skipped" in kinds:
-            skipped += 1
+            s += 1
         else:
-            passed += 1
+            p += 1
+    if f == 0 and (rc != "0" or p == 0):
+        f = 1
+    passed, failed, skipped = passed + p, failed + f, skipped + s
 print(f"e2e: {passed} passed, {failed} failed, {skipped} skipped")
 EOF
 

@@ -42,7 +42,10 @@ mod tests {
 
     #[test]
     fn expands_set_and_defaulted_variables() {
-        assert_eq!(expand("http://${HOST}/v1", env).unwrap(), "http://example.test/v1");
+        assert_eq!(
+            expand("http://${HOST}/v1", env).unwrap(),
+            "http://example.test/v1"
+        );
         assert_eq!(expand("${NOPE:-http://x}", env).unwrap(), "http://x");
         assert_eq!(expand("plain", env).unwrap(), "plain");
     }

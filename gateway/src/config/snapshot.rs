@@ -149,8 +149,14 @@ pub fn compile(
         }
         let built = build_route(&route.model, &route.targets, &providers)
             .map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?;
-        if routes.insert(route.model.clone(), Arc::new(built)).is_some() {
-            return Err(format!("routes[{i}]: duplicate route for model `{}`", route.model));
+        if routes
+            .insert(route.model.clone(), Arc::new(built))
+            .is_some()
+        {
+            return Err(format!(
+                "routes[{i}]: duplicate route for model `{}`",
+                route.model
+            ));
         }
     }
     let default_route = match &raw.default_route {
@@ -162,7 +168,10 @@ pub fn compile(
     };
     let mut prices = HashMap::new();
     for (model, price) in &raw.prices {
-        prices.insert(model.clone(), check_price(price).map_err(|e| format!("prices.{model}: {e}"))?);
+        prices.insert(
+            model.clone(),
+            check_price(price).map_err(|e| format!("prices.{model}: {e}"))?,
+        );
     }
     let mut names: Vec<&str> = routes.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -273,7 +282,9 @@ fn build_route(
 }
 
 fn check_price(raw: &RawPrice) -> Result<Price, String> {
-    let cached = raw.cached_input_per_million.unwrap_or(raw.input_per_million);
+    let cached = raw
+        .cached_input_per_million
+        .unwrap_or(raw.input_per_million);
     for v in [raw.input_per_million, raw.output_per_million, cached] {
         if !v.is_finite() || v < 0.0 {
             return Err("prices must be finite and not negative".into());
@@ -330,7 +341,11 @@ prices:
     fn plain_list_is_a_fallback_chain() {
         let snap = compile_yaml(CONFIG).unwrap();
         let route = snap.route("chain").unwrap();
-        let order: Vec<_> = route.attempt_order(3).iter().map(|t| t.provider.name()).collect();
+        let order: Vec<_> = route
+            .attempt_order(3)
+            .iter()
+            .map(|t| t.provider.name())
+            .collect();
         assert_eq!(order, vec!["a", "b", "a"]);
         assert_eq!(route.attempt_order(1).len(), 1);
     }

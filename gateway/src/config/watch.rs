@@ -29,12 +29,20 @@ impl ConfigWatcher {
                 }
                 let version = snapshot.version.clone();
                 self.gateway.swap(snapshot);
-                self.gateway.metrics.config_reloads.with_label_values(&["ok"]).inc();
+                self.gateway
+                    .metrics
+                    .config_reloads
+                    .with_label_values(&["ok"])
+                    .inc();
                 tracing::info!(%version, reason, "config reloaded");
                 true
             }
             Err(err) => {
-                self.gateway.metrics.config_reloads.with_label_values(&["rejected"]).inc();
+                self.gateway
+                    .metrics
+                    .config_reloads
+                    .with_label_values(&["rejected"])
+                    .inc();
                 tracing::error!(error = %err, reason, "config rejected; still serving the previous version");
                 false
             }
@@ -50,7 +58,8 @@ impl ConfigWatcher {
 #[async_trait]
 impl BackgroundService for ConfigWatcher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for SIGHUP; reload on file change only");

@@ -199,7 +199,15 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_duplicates_and_trailing_garbage() {
-        for bad in [&b"[]"[..], b"\"x\"", b"{", b"{}x", b"{\"model\":1,\"model\":2}", b"", b"null"] {
+        for bad in [
+            &b"[]"[..],
+            b"\"x\"",
+            b"{",
+            b"{}x",
+            b"{\"model\":1,\"model\":2}",
+            b"",
+            b"null",
+        ] {
             let err = RequestDoc::parse(bad).unwrap_err();
             assert_eq!(err.status(), 400, "{:?}", String::from_utf8_lossy(bad));
         }
@@ -209,7 +217,9 @@ mod tests {
     fn wrong_types_name_the_parameter() {
         let doc = RequestDoc::parse(br#"{"model":5,"stream":"yes"}"#).unwrap();
         let err = doc.model().unwrap_err();
-        assert!(matches!(err, GatewayError::InvalidRequest { ref param, .. } if param.as_deref() == Some("model")));
+        assert!(
+            matches!(err, GatewayError::InvalidRequest { ref param, .. } if param.as_deref() == Some("model"))
+        );
         assert!(doc.stream().is_err());
         let doc = RequestDoc::parse(br#"{"model":""}"#).unwrap();
         assert!(doc.model().is_err());

@@ -189,7 +189,8 @@ mod tests {
         out
     }
 
-    const STREAM: &[u8] = b"data: {\"a\":1}\n\n: keep-alive\n\nevent: ping\ndata: x\ndata: y\n\ndata: [DONE]\n\n";
+    const STREAM: &[u8] =
+        b"data: {\"a\":1}\n\n: keep-alive\n\nevent: ping\ndata: x\ndata: y\n\ndata: [DONE]\n\n";
 
     #[test]
     fn splits_whole_stream() {
@@ -218,7 +219,10 @@ mod tests {
     fn crlf_and_cr_terminators() {
         let events = split_all(&[b"data: a\r\n\r\ndata: b\r\rdata: c\n\r\n"]);
         let data: Vec<_> = events.iter().map(|e| e.data.clone()).collect();
-        assert_eq!(data, vec![Bytes::from("a"), Bytes::from("b"), Bytes::from("c")]);
+        assert_eq!(
+            data,
+            vec![Bytes::from("a"), Bytes::from("b"), Bytes::from("c")]
+        );
     }
 
     #[test]

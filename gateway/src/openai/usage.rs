@@ -127,16 +127,25 @@ mod tests {
         assert_eq!(Usage::from_body(emb).unwrap().prompt_tokens, 8);
         let resp = br#"{"usage":{"input_tokens":3,"output_tokens":7,"output_tokens_details":{"reasoning_tokens":1}}}"#;
         let u = Usage::from_body(resp).unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.reasoning_tokens), (3, 7, 1));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.reasoning_tokens),
+            (3, 7, 1)
+        );
     }
 
     #[test]
     fn stream_events() {
-        assert!(Usage::from_stream_event(br#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#).is_none());
+        assert!(Usage::from_stream_event(
+            br#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#
+        )
+        .is_none());
         let last = br#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}"#;
         assert_eq!(Usage::from_stream_event(last).unwrap().completion_tokens, 3);
         let completed = br#"{"type":"response.completed","response":{"usage":{"input_tokens":4,"output_tokens":6}}}"#;
-        assert_eq!(Usage::from_stream_event(completed).unwrap().prompt_tokens, 4);
+        assert_eq!(
+            Usage::from_stream_event(completed).unwrap().prompt_tokens,
+            4
+        );
     }
 
     #[test]

@@ -22,10 +22,17 @@ pub struct ResponseHead {
 pub struct ClientGone(pub String);
 
 pub trait Downstream: Send {
-    fn send_head(&mut self, head: ResponseHead) -> impl Future<Output = Result<(), ClientGone>> + Send;
+    fn send_head(
+        &mut self,
+        head: ResponseHead,
+    ) -> impl Future<Output = Result<(), ClientGone>> + Send;
 
     /// Writes and flushes one body chunk; `end` closes the body.
-    fn send_body(&mut self, chunk: Bytes, end: bool) -> impl Future<Output = Result<(), ClientGone>> + Send;
+    fn send_body(
+        &mut self,
+        chunk: Bytes,
+        end: bool,
+    ) -> impl Future<Output = Result<(), ClientGone>> + Send;
 }
 
 /// A downstream that keeps everything, for tests and internal calls.
@@ -60,7 +67,10 @@ impl Downstream for BufferedDownstream {
     }
 
     async fn send_body(&mut self, chunk: Bytes, end: bool) -> Result<(), ClientGone> {
-        if self.disconnect_after.is_some_and(|n| self.chunks.len() >= n) {
+        if self
+            .disconnect_after
+            .is_some_and(|n| self.chunks.len() >= n)
+        {
             return Err(ClientGone("test disconnect".into()));
         }
         if !chunk.is_empty() {

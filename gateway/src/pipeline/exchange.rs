@@ -39,8 +39,7 @@ impl PreparedRequest {
         let doc = RequestDoc::parse(&body)?;
         let model = doc.model()?.into_owned();
         let stream = endpoint != Endpoint::Embeddings && doc.stream()?;
-        let inject_usage =
-            stream && endpoint.has_stream_usage_option() && !doc.include_usage()?;
+        let inject_usage = stream && endpoint.has_stream_usage_option() && !doc.include_usage()?;
         Ok(PreparedRequest {
             endpoint,
             model,
@@ -62,8 +61,10 @@ impl PreparedRequest {
         }
         if self.inject_usage {
             let mut options = match doc.raw("stream_options") {
-                Some(raw) => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                    .unwrap_or_default(),
+                Some(raw) => {
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+                        .unwrap_or_default()
+                }
                 None => serde_json::Map::new(),
             };
             options.insert("include_usage".into(), serde_json::Value::Bool(true));
@@ -115,7 +116,10 @@ pub async fn send_with_retries<'s>(
     prepared: &PreparedRequest,
     rec: &mut RequestRecord,
 ) -> Result<Success<'s>, Failure> {
-    let fail = |error| Failure { error, retry_after: None };
+    let fail = |error| Failure {
+        error,
+        retry_after: None,
+    };
     let route = snapshot
         .route(&prepared.model)
         .ok_or_else(|| fail(GatewayError::ModelNotFound(prepared.model.clone())))?;
@@ -146,7 +150,10 @@ pub async fn send_with_retries<'s>(
                 tokio::time::sleep(wait).await;
             }
         }
-        let upstream_model = target.model.clone().unwrap_or_else(|| prepared.model.clone());
+        let upstream_model = target
+            .model
+            .clone()
+            .unwrap_or_else(|| prepared.model.clone());
         let body = prepared.body_for(target.model.as_deref()).map_err(fail)?;
         rec.attempts += 1;
         rec.provider_kind = Some(target.provider.kind());
@@ -189,7 +196,8 @@ pub async fn send_with_retries<'s>(
                     match first {
                         Ok(chunk) => first_chunk = chunk,
                         Err(err) => {
-                            gw.metrics.upstream_error(target.provider.name(), "stream_start");
+                            gw.metrics
+                                .upstream_error(target.provider.name(), "stream_start");
                             last = Some(fail(GatewayError::UpstreamUnavailable(err.to_string())));
                             continue;
                         }
@@ -204,7 +212,8 @@ pub async fn send_with_retries<'s>(
             }
             Ok(response) => {
                 let status = response.status;
-                gw.metrics.upstream_error(target.provider.name(), status.as_str());
+                gw.metrics
+                    .upstream_error(target.provider.name(), status.as_str());
                 let retry_after_header = response.headers.get(http::header::RETRY_AFTER).cloned();
                 last_retry_after = retry_after(&response.headers);
                 let idle = target.provider.timeouts().idle;
@@ -224,7 +233,11 @@ pub async fn send_with_retries<'s>(
             }
         }
     }
-    Err(last.unwrap_or_else(|| fail(GatewayError::UpstreamUnavailable("no target could be tried".into()))))
+    Err(last.unwrap_or_else(|| {
+        fail(GatewayError::UpstreamUnavailable(
+            "no target could be tried".into(),
+        ))
+    }))
 }
 
 /// Relays a successful response to the client.
@@ -329,7 +342,10 @@ async fn relay_stream<D: Downstream>(
     let mut body = success.response.body;
     let mut headers = gateway_headers(rec);
     headers.extend(forwarded_headers(&success.response.headers));
-    headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
+    headers.push((
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    ));
     let head = ResponseHead {
         status: StatusCode::OK,
         content_type: "text/event-stream",
@@ -366,7 +382,9 @@ async fn relay_stream<D: Downstream>(
         let mut out = Vec::with_capacity(chunk.len() + 32);
         if splitter.push(&chunk, &mut events).is_err() {
             rec.error = Some("upstream_event_too_large");
-            let _ = down.send_body(stream_error_event("upstream event too large"), false).await;
+            let _ = down
+                .send_body(stream_error_event("upstream event too large"), false)
+                .await;
             break;
         }
         for event in &events {
@@ -385,7 +403,11 @@ async fn relay_stream<D: Downstream>(
     }
     if !rec.client_disconnected {
         let tail = splitter.pending();
-        let tail = if tail.is_empty() { Bytes::new() } else { Bytes::copy_from_slice(tail) };
+        let tail = if tail.is_empty() {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(tail)
+        };
         if down.send_body(tail, true).await.is_err() {
             rec.client_disconnected = true;
         }

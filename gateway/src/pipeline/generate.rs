@@ -98,7 +98,14 @@ pub async fn run<D: Downstream>(
         "trace_id": rec.trace_id,
     });
     let body = serde_json::to_vec(&body).map_err(|e| GatewayError::Internal(e.to_string()))?;
-    respond::json(down, rec, StatusCode::OK, Bytes::from(body), &whole.forwarded).await;
+    respond::json(
+        down,
+        rec,
+        StatusCode::OK,
+        Bytes::from(body),
+        &whole.forwarded,
+    )
+    .await;
     Ok(())
 }
 
@@ -118,14 +125,18 @@ fn build_chat_request(req: GenerateRequest) -> Result<(Bytes, Option<Value>), Ga
     let model = req
         .model
         .or(req.policy.and_then(|p| p.route))
-        .ok_or_else(|| GatewayError::invalid_param("`model` (or `policy.route`) is required", "model"))?;
+        .ok_or_else(|| {
+            GatewayError::invalid_param("`model` (or `policy.route`) is required", "model")
+        })?;
     let mut messages = Vec::new();
     if let Some(system) = req.system {
         messages.push(json!({"role": "system", "content": system}));
     }
     match (req.prompt, req.messages) {
         (Some(_), Some(_)) => {
-            return Err(GatewayError::invalid("send either `prompt` or `messages`, not both"))
+            return Err(GatewayError::invalid(
+                "send either `prompt` or `messages`, not both",
+            ))
         }
         (Some(template), None) => {
             let text = render(&template, &req.variables)?;
@@ -133,7 +144,10 @@ fn build_chat_request(req: GenerateRequest) -> Result<(Bytes, Option<Value>), Ga
         }
         (None, Some(given)) => messages.extend(given),
         (None, None) => {
-            return Err(GatewayError::invalid_param("`prompt` or `messages` is required", "prompt"))
+            return Err(GatewayError::invalid_param(
+                "`prompt` or `messages` is required",
+                "prompt",
+            ))
         }
     }
     let mut body = Map::new();
@@ -155,8 +169,9 @@ fn build_chat_request(req: GenerateRequest) -> Result<(Bytes, Option<Value>), Ga
         }
     }
     if let Some(schema) = &req.schema {
-        jsonschema::validator_for(schema)
-            .map_err(|e| GatewayError::invalid_param(format!("invalid JSON schema: {e}"), "schema"))?;
+        jsonschema::validator_for(schema).map_err(|e| {
+            GatewayError::invalid_param(format!("invalid JSON schema: {e}"), "schema")
+        })?;
         body.insert(
             "response_format".into(),
             json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": true}}),
@@ -175,8 +190,9 @@ fn render(template: &str, variables: &Map<String, Value>) -> Result<String, Gate
 }
 
 fn extract_output(body: &[u8], schema: Option<&Value>) -> Result<Value, GatewayError> {
-    let response: Value = serde_json::from_slice(body)
-        .map_err(|e| GatewayError::UpstreamUnavailable(format!("upstream sent invalid JSON: {e}")))?;
+    let response: Value = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::UpstreamUnavailable(format!("upstream sent invalid JSON: {e}"))
+    })?;
     let content = response
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
@@ -219,13 +235,18 @@ mod tests {
     fn missing_variable_is_an_error_not_empty() {
         let err = parse(json!({"model": "r", "prompt": "Q: {{ question }}"})).unwrap_err();
         assert_eq!(err.status(), 400);
-        assert!(err.to_string().contains("question") || err.to_string().contains("undefined"), "{err}");
+        assert!(
+            err.to_string().contains("question") || err.to_string().contains("undefined"),
+            "{err}"
+        );
     }
 
     #[test]
     fn refuses_what_needs_the_control_plane() {
         assert!(parse(json!({"model": "r", "prompt": "x", "prompt_version_id": 4})).is_err());
-        assert!(parse(json!({"model": "r", "prompt": "x", "retrieval": {"index_id": "i"}})).is_err());
+        assert!(
+            parse(json!({"model": "r", "prompt": "x", "retrieval": {"index_id": "i"}})).is_err()
+        );
         assert!(parse(json!({"prompt": "x"})).is_err());
         assert!(parse(json!({"model": "r", "prompt": "x", "schema": {"type": 5}})).is_err());
     }
@@ -244,6 +265,9 @@ mod tests {
         let ok = br#"{"choices":[{"message":{"content":"{\"answer\":\"yes\"}"}}]}"#;
         assert_eq!(extract_output(ok, Some(&schema)).unwrap()["answer"], "yes");
         let bad = br#"{"choices":[{"message":{"content":"{\"nope\":1}"}}]}"#;
-        assert_eq!(extract_output(bad, Some(&schema)).unwrap_err().status(), 502);
+        assert_eq!(
+            extract_output(bad, Some(&schema)).unwrap_err().status(),
+            502
+        );
     }
 }

@@ -24,13 +24,14 @@
 //! - `max_completion_tokens` / `max_tokens` cut the reply to that many words, with
 //!   `finish_reason: "length"`; otherwise `"stop"`.
 //! - `logprobs: true` adds one `logprobs.content` entry per word (logprob 0, the UTF-8 bytes,
-//!   and `top_logprobs` entries: the word, then placeholders at -9999).
+//!   and `top_logprobs` (0 to 20) alternatives: the word, then placeholders at -9999).
 //! - `response_format: {type: json_object}` answers `{"response": <reply text>}`;
 //!   `{type: json_schema, json_schema: {schema}}` answers compact JSON synthesised to validate
 //!   against the schema (objects with their properties, strings `"string"` or the first
 //!   `enum`/`const` value, numbers 0 or their minimum, booleans `true`, arrays with one item
 //!   or `minItems`, `anyOf`/`oneOf` first branch, `allOf` merged, local `$ref`s; `pattern` and
-//!   `not` are ignored). `max_tokens` does not cut structured output.
+//!   `not` are ignored). `max_tokens` cuts the reply inside `json_object` output and does not
+//!   cut `json_schema` output, so both stay valid JSON.
 //! - Tools: when `tools` has functions and `tool_choice` is not `"none"`, and the last message
 //!   is not a `tool` result, the answer is `tool_calls` (content null, `finish_reason:
 //!   "tool_calls"`) with ids `call_mock_0`, `call_mock_1`, ... and arguments synthesised from

@@ -10,9 +10,7 @@ use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, Uri};
 use http_body_util::Full;
 
-use super::{
-    AttemptError, PassthroughBase, Provider, ProviderCall, ProviderResponse, Timeouts,
-};
+use super::{AttemptError, PassthroughBase, Provider, ProviderCall, ProviderResponse, Timeouts};
 use crate::upstream::body::UpstreamBody;
 use crate::upstream::client::HttpClient;
 
@@ -41,7 +39,11 @@ impl OpenAiProvider {
         let tls = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err(format!("base_url `{base_url}` must start with http:// or https://")),
+            _ => {
+                return Err(format!(
+                    "base_url `{base_url}` must start with http:// or https://"
+                ))
+            }
         };
         let host = uri
             .host()
@@ -52,8 +54,9 @@ impl OpenAiProvider {
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let authorization = match api_key {
             Some(key) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
-                    .map_err(|_| "the API key contains characters not allowed in a header".to_owned())?;
+                let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                    "the API key contains characters not allowed in a header".to_owned()
+                })?;
                 value.set_sensitive(true);
                 Some(value)
             }

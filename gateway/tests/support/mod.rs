@@ -1,6 +1,6 @@
 //! Test helpers: an in-process OpenAI-like upstream on port 0 whose behaviour each test
 //! scripts, and a gateway built from YAML.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -70,7 +70,9 @@ pub struct Upstream {
 
 impl Upstream {
     /// Starts an upstream answering request number `n` (from 0) with `script(n, request)`.
-    pub async fn start(script: impl Fn(usize, &Received) -> Reply + Send + Sync + 'static) -> Upstream {
+    pub async fn start(
+        script: impl Fn(usize, &Received) -> Reply + Send + Sync + 'static,
+    ) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -78,7 +80,9 @@ impl Upstream {
         let log = received.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let script = script.clone();
                 let log = log.clone();
                 tokio::spawn(async move {
@@ -109,15 +113,28 @@ impl Upstream {
     }
 }
 
-async fn serve(req: Request<Incoming>, script: &Arc<Script>, log: &Arc<Mutex<Vec<Received>>>) -> Response<BoxBody<Bytes, Infallible>> {
+async fn serve(
+    req: Request<Incoming>,
+    script: &Arc<Script>,
+    log: &Arc<Mutex<Vec<Received>>>,
+) -> Response<BoxBody<Bytes, Infallible>> {
     let path = req.uri().path().to_owned();
     let authorization = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let received = Received { path, authorization, body };
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let received = Received {
+        path,
+        authorization,
+        body,
+    };
     let n = {
         let mut log = log.lock().unwrap();
         log.push(received.clone());
@@ -129,10 +146,14 @@ async fn serve(req: Request<Incoming>, script: &Arc<Script>, log: &Arc<Mutex<Vec
     for (name, value) in &reply.headers {
         builder = builder.header(*name, value);
     }
-    builder.body(BoxBody::new(chunked_body(reply.chunks))).unwrap()
+    builder
+        .body(BoxBody::new(chunked_body(reply.chunks)))
+        .unwrap()
 }
 
-fn chunked_body(chunks: Vec<(Duration, Bytes)>) -> impl hyper::body::Body<Data = Bytes, Error = Infallible> + Send {
+fn chunked_body(
+    chunks: Vec<(Duration, Bytes)>,
+) -> impl hyper::body::Body<Data = Bytes, Error = Infallible> + Send {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
     tokio::spawn(async move {
         for (delay, chunk) in chunks {
@@ -171,7 +192,11 @@ pub fn gateway(yaml: &str) -> Arc<Gateway> {
 }
 
 /// Sends one request through the pipeline and returns what the client saw.
-pub async fn call(gw: &Gateway, endpoint: Endpoint, body: impl Into<Bytes>) -> (BufferedDownstream, RequestRecord) {
+pub async fn call(
+    gw: &Gateway,
+    endpoint: Endpoint,
+    body: impl Into<Bytes>,
+) -> (BufferedDownstream, RequestRecord) {
     call_with(gw, endpoint, body, BufferedDownstream::default()).await
 }
 

@@ -70,19 +70,49 @@ struct Cfg {
 }
 
 fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 const WORDS: &[&str] = &[
-    "This", " is", " a", " mock", " response", " from", " the", " OpenAI-compatible", " test",
-    " upstream", ",", " used", " to", " measure", " gateway", " overhead", ".", " It", " streams",
-    " realistic", " chunks", " of", " text", " quickly", ".",
+    "This",
+    " is",
+    " a",
+    " mock",
+    " response",
+    " from",
+    " the",
+    " OpenAI-compatible",
+    " test",
+    " upstream",
+    ",",
+    " used",
+    " to",
+    " measure",
+    " gateway",
+    " overhead",
+    ".",
+    " It",
+    " streams",
+    " realistic",
+    " chunks",
+    " of",
+    " text",
+    " quickly",
+    ".",
 ];
 
 fn full(status: StatusCode, ctype: &'static str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()).map_err(|e: Infallible| match e {}).boxed());
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|e: Infallible| match e {})
+            .boxed(),
+    );
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
 }
 
@@ -96,13 +126,17 @@ fn err_resp(status: StatusCode, etype: &str, code: &str, msg: &str) -> Response<
         &json!({"error": {"message": msg, "type": etype, "param": null, "code": code}}),
     );
     if status == StatusCode::TOO_MANY_REQUESTS {
-        r.headers_mut().insert("retry-after", HeaderValue::from_static("0"));
+        r.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("0"));
     }
     r
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn rid(prefix: &str) -> String {
@@ -130,19 +164,43 @@ fn query_param<'a>(q: &'a str, k: &str) -> Option<&'a str> {
 }
 
 fn knobs(cfg: &Cfg, req_parts: &hyper::http::request::Parts) -> Knobs {
-    let mut k = Knobs { delay_ms: cfg.delay_ms, chunk_ms: cfg.chunk_ms, chunks: cfg.chunks, fault: None };
+    let mut k = Knobs {
+        delay_ms: cfg.delay_ms,
+        chunk_ms: cfg.chunk_ms,
+        chunks: cfg.chunks,
+        fault: None,
+    };
     if let Some(q) = req_parts.uri.query() {
-        if let Some(v) = query_param(q, "delay_ms").or(query_param(q, "delay")).and_then(|v| v.parse().ok()) { k.delay_ms = v; }
-        if let Some(v) = query_param(q, "chunk_ms").and_then(|v| v.parse().ok()) { k.chunk_ms = v; }
-        if let Some(v) = query_param(q, "chunks").and_then(|v| v.parse().ok()) { k.chunks = v; }
-        if let Some(v) = query_param(q, "fault") { k.fault = Some(v.to_string()); }
+        if let Some(v) = query_param(q, "delay_ms")
+            .or(query_param(q, "delay"))
+            .and_then(|v| v.parse().ok())
+        {
+            k.delay_ms = v;
+        }
+        if let Some(v) = query_param(q, "chunk_ms").and_then(|v| v.parse().ok()) {
+            k.chunk_ms = v;
+        }
+        if let Some(v) = query_param(q, "chunks").and_then(|v| v.parse().ok()) {
+            k.chunks = v;
+        }
+        if let Some(v) = query_param(q, "fault") {
+            k.fault = Some(v.to_string());
+        }
     }
     let h = &req_parts.headers;
     let hv = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
-    if let Some(v) = hv("x-mock-delay-ms").and_then(|v| v.parse().ok()) { k.delay_ms = v; }
-    if let Some(v) = hv("x-mock-chunk-ms").and_then(|v| v.parse().ok()) { k.chunk_ms = v; }
-    if let Some(v) = hv("x-mock-chunks").and_then(|v| v.parse().ok()) { k.chunks = v; }
-    if let Some(v) = hv("x-mock-fault") { k.fault = Some(v.to_string()); }
+    if let Some(v) = hv("x-mock-delay-ms").and_then(|v| v.parse().ok()) {
+        k.delay_ms = v;
+    }
+    if let Some(v) = hv("x-mock-chunk-ms").and_then(|v| v.parse().ok()) {
+        k.chunk_ms = v;
+    }
+    if let Some(v) = hv("x-mock-chunks").and_then(|v| v.parse().ok()) {
+        k.chunks = v;
+    }
+    if let Some(v) = hv("x-mock-fault") {
+        k.fault = Some(v.to_string());
+    }
     if k.fault.is_none() {
         let r = fastrand::f64();
         if r < cfg.f429 {
@@ -165,9 +223,13 @@ fn apply_tags(k: &mut Knobs, text: &str) {
         let Some(j) = after.find(']') else { break };
         let tag = &after[..j];
         if let Some(v) = tag.strip_prefix("delay=") {
-            if let Ok(v) = v.parse() { k.delay_ms = v; }
+            if let Ok(v) = v.parse() {
+                k.delay_ms = v;
+            }
         } else if let Some(v) = tag.strip_prefix("chunks=") {
-            if let Ok(v) = v.parse() { k.chunks = v; }
+            if let Ok(v) = v.parse() {
+                k.chunks = v;
+            }
         } else {
             k.fault = Some(tag.to_string());
         }
@@ -176,8 +238,12 @@ fn apply_tags(k: &mut Knobs, text: &str) {
 }
 
 fn last_text(req: &Value) -> String {
-    let Some(msgs) = req.get("messages").and_then(|m| m.as_array()) else { return String::new() };
-    let Some(last) = msgs.last() else { return String::new() };
+    let Some(msgs) = req.get("messages").and_then(|m| m.as_array()) else {
+        return String::new();
+    };
+    let Some(last) = msgs.last() else {
+        return String::new();
+    };
     match last.get("content") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts
@@ -190,7 +256,10 @@ fn last_text(req: &Value) -> String {
 }
 
 fn count_prompt_tokens(req: &Value) -> u64 {
-    let n = req.get("messages").map(|m| m.to_string().len()).unwrap_or(0)
+    let n = req
+        .get("messages")
+        .map(|m| m.to_string().len())
+        .unwrap_or(0)
         + req.get("input").map(|m| m.to_string().len()).unwrap_or(0);
     (n as u64 / 4).max(1)
 }
@@ -200,21 +269,39 @@ fn from_schema(s: &Value, depth: usize) -> Value {
     if depth > 8 {
         return Value::Null;
     }
-    if let Some(e) = s.get("enum").and_then(|e| e.as_array()).and_then(|e| e.first()) {
+    if let Some(e) = s
+        .get("enum")
+        .and_then(|e| e.as_array())
+        .and_then(|e| e.first())
+    {
         return e.clone();
     }
     if let Some(c) = s.get("const") {
         return c.clone();
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(first) = s.get(key).and_then(|a| a.as_array()).and_then(|a| a.first()) {
+        if let Some(first) = s
+            .get(key)
+            .and_then(|a| a.as_array())
+            .and_then(|a| a.first())
+        {
             return from_schema(first, depth + 1);
         }
     }
     let ty = match s.get("type") {
         Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).find(|t| *t != "null").unwrap_or("null"),
-        _ => if s.get("properties").is_some() { "object" } else { "string" },
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str())
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ => {
+            if s.get("properties").is_some() {
+                "object"
+            } else {
+                "string"
+            }
+        }
     };
     match ty {
         "object" => {
@@ -226,7 +313,10 @@ fn from_schema(s: &Value, depth: usize) -> Value {
             }
             Value::Object(m)
         }
-        "array" => Value::Array(vec![from_schema(s.get("items").unwrap_or(&Value::Null), depth + 1)]),
+        "array" => Value::Array(vec![from_schema(
+            s.get("items").unwrap_or(&Value::Null),
+            depth + 1,
+        )]),
         "integer" => json!(42),
         "number" => json!(3.5),
         "boolean" => json!(true),
@@ -241,7 +331,10 @@ enum Answer {
 }
 
 fn decide_answer(req: &Value) -> Answer {
-    let tools = req.get("tools").and_then(|t| t.as_array()).filter(|t| !t.is_empty());
+    let tools = req
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .filter(|t| !t.is_empty());
     let choice = req.get("tool_choice");
     let none = matches!(choice, Some(Value::String(s)) if s == "none");
     // If the last message is a tool result, answer with text (end of a tool loop).
@@ -253,18 +346,38 @@ fn decide_answer(req: &Value) -> Answer {
         .and_then(|r| r.as_str())
         == Some("tool");
     if let (Some(tools), false, false) = (tools, none, last_is_tool) {
-        let forced = choice.and_then(|c| c.pointer("/function/name")).and_then(|n| n.as_str());
+        let forced = choice
+            .and_then(|c| c.pointer("/function/name"))
+            .and_then(|n| n.as_str());
         let tool = forced
-            .and_then(|n| tools.iter().find(|t| t.pointer("/function/name").and_then(|x| x.as_str()) == Some(n)))
+            .and_then(|n| {
+                tools
+                    .iter()
+                    .find(|t| t.pointer("/function/name").and_then(|x| x.as_str()) == Some(n))
+            })
             .unwrap_or(&tools[0]);
-        let name = tool.pointer("/function/name").and_then(|n| n.as_str()).unwrap_or("tool").to_string();
-        let args = from_schema(tool.pointer("/function/parameters").unwrap_or(&json!({"type":"object"})), 0);
-        return Answer::Tool { name, args: args.to_string() };
+        let name = tool
+            .pointer("/function/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("tool")
+            .to_string();
+        let args = from_schema(
+            tool.pointer("/function/parameters")
+                .unwrap_or(&json!({"type":"object"})),
+            0,
+        );
+        return Answer::Tool {
+            name,
+            args: args.to_string(),
+        };
     }
     if let Some(rf) = req.get("response_format") {
         match rf.get("type").and_then(|t| t.as_str()) {
             Some("json_schema") => {
-                let schema = rf.pointer("/json_schema/schema").cloned().unwrap_or(json!({"type":"object"}));
+                let schema = rf
+                    .pointer("/json_schema/schema")
+                    .cloned()
+                    .unwrap_or(json!({"type":"object"}));
                 return Answer::Text(from_schema(&schema, 0).to_string());
             }
             Some("json_object") => return Answer::Text(r#"{"mock":true}"#.to_string()),
@@ -284,21 +397,49 @@ fn split_n(s: &str, n: usize) -> Vec<String> {
 async fn chat(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>, BoxErr> {
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return Ok(err_resp(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", &format!("We could not parse the JSON body of your request: {e}"))),
+        Err(e) => {
+            return Ok(err_resp(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_json",
+                &format!("We could not parse the JSON body of your request: {e}"),
+            ))
+        }
     };
     apply_tags(&mut k, &last_text(&req));
     if let Some(r) = fault_response(&k).await? {
         return Ok(r);
     }
-    let msgs_ok = req.get("messages").and_then(|m| m.as_array()).map(|m| !m.is_empty()).unwrap_or(false);
+    let msgs_ok = req
+        .get("messages")
+        .and_then(|m| m.as_array())
+        .map(|m| !m.is_empty())
+        .unwrap_or(false);
     if !msgs_ok {
-        return Ok(err_resp(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", "'messages' must be a non-empty array."));
+        return Ok(err_resp(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_value",
+            "'messages' must be a non-empty array.",
+        ));
     }
-    let Some(model) = req.get("model").and_then(|m| m.as_str()).map(|m| m.to_string()) else {
-        return Ok(err_resp(StatusCode::BAD_REQUEST, "invalid_request_error", "missing_required_parameter", "you must provide a model parameter"));
+    let Some(model) = req
+        .get("model")
+        .and_then(|m| m.as_str())
+        .map(|m| m.to_string())
+    else {
+        return Ok(err_resp(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing_required_parameter",
+            "you must provide a model parameter",
+        ));
     };
     let stream = req.get("stream").and_then(|s| s.as_bool()).unwrap_or(false);
-    let include_usage = req.pointer("/stream_options/include_usage").and_then(|v| v.as_bool()).unwrap_or(false);
+    let include_usage = req
+        .pointer("/stream_options/include_usage")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     let prompt_tokens = count_prompt_tokens(&req);
     let answer = decide_answer(&req);
     let id = rid("chatcmpl");
@@ -310,7 +451,11 @@ async fn chat(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>
             tokio::time::sleep(Duration::from_millis(k.delay_ms)).await;
         }
         let (message, finish, ctoks) = match &answer {
-            Answer::Text(t) => (json!({"role":"assistant","content":t,"refusal":null,"annotations":[]}), "stop", (t.len() as u64 / 4).max(1)),
+            Answer::Text(t) => (
+                json!({"role":"assistant","content":t,"refusal":null,"annotations":[]}),
+                "stop",
+                (t.len() as u64 / 4).max(1),
+            ),
             Answer::Tool { name, args } => (
                 json!({"role":"assistant","content":null,"refusal":null,"annotations":[],"tool_calls":[{"id":rid("call"),"type":"function","function":{"name":name,"arguments":args}}]}),
                 "tool_calls",
@@ -327,7 +472,11 @@ async fn chat(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>
     }
 
     // ---- streaming ----
-    let usage_null = if include_usage { Some(Value::Null) } else { None };
+    let usage_null = if include_usage {
+        Some(Value::Null)
+    } else {
+        None
+    };
     let mk = |delta: Value, finish: Value| -> Bytes {
         let mut v = json!({
             "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -342,7 +491,10 @@ async fn chat(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>
     let mut events: Vec<Bytes> = Vec::with_capacity(k.chunks + 4);
     let ctoks = match &answer {
         Answer::Text(t) => {
-            events.push(mk(json!({"role":"assistant","content":"","refusal":null}), Value::Null));
+            events.push(mk(
+                json!({"role":"assistant","content":"","refusal":null}),
+                Value::Null,
+            ));
             for piece in split_n(t, k.chunks) {
                 events.push(mk(json!({"content":piece}), Value::Null));
             }
@@ -355,7 +507,10 @@ async fn chat(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>
                 Value::Null,
             ));
             for piece in split_n(args, k.chunks) {
-                events.push(mk(json!({"tool_calls":[{"index":0,"function":{"arguments":piece}}]}), Value::Null));
+                events.push(mk(
+                    json!({"tool_calls":[{"index":0,"function":{"arguments":piece}}]}),
+                    Value::Null,
+                ));
             }
             events.push(mk(json!({}), json!("tool_calls")));
             (args.len() as u64 / 4).max(1)
@@ -371,44 +526,87 @@ async fn chat(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
 
-    let cut_after = if k.fault.as_deref() == Some("close_mid") { Some(3usize) } else { None };
+    let cut_after = if k.fault.as_deref() == Some("close_mid") {
+        Some(3usize)
+    } else {
+        None
+    };
     let first_delay = k.delay_ms;
     let chunk_delay = k.chunk_ms;
-    let st = stream::unfold((events.into_iter(), 0usize), move |(mut it, i)| async move {
-        if cut_after == Some(i) {
-            // yield first so hyper flushes the chunks already written, then abort the connection
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            return Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "mock close_mid")), (it, usize::MAX)));
-        }
-        if i == usize::MAX {
-            return None;
-        }
-        let ev = it.next()?;
-        let d = if i == 0 { first_delay } else { chunk_delay };
-        if d > 0 {
-            tokio::time::sleep(Duration::from_millis(d)).await;
-        }
-        Some((Ok(Frame::data(ev)), (it, i + 1)))
-    });
+    let st = stream::unfold(
+        (events.into_iter(), 0usize),
+        move |(mut it, i)| async move {
+            if cut_after == Some(i) {
+                // yield first so hyper flushes the chunks already written, then abort the connection
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "mock close_mid",
+                    )),
+                    (it, usize::MAX),
+                ));
+            }
+            if i == usize::MAX {
+                return None;
+            }
+            let ev = it.next()?;
+            let d = if i == 0 { first_delay } else { chunk_delay };
+            if d > 0 {
+                tokio::time::sleep(Duration::from_millis(d)).await;
+            }
+            Some((Ok(Frame::data(ev)), (it, i + 1)))
+        },
+    );
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(st)));
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
     h.insert("cache-control", HeaderValue::from_static("no-cache"));
     Ok(r)
 }
 
 /// Returns Ok(Some(resp)) for HTTP-level faults, Err for a dropped connection.
 async fn fault_response(k: &Knobs) -> Result<Option<Response<Body>>, BoxErr> {
-    let Some(f) = k.fault.as_deref() else { return Ok(None) };
+    let Some(f) = k.fault.as_deref() else {
+        return Ok(None);
+    };
     if f != "close_mid" && k.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(k.delay_ms)).await;
     }
     Ok(Some(match f {
-        "429" => err_resp(StatusCode::TOO_MANY_REQUESTS, "requests", "rate_limit_exceeded", "Rate limit reached (mock fault injection)."),
-        "500" => err_resp(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "server_error", "The server had an error (mock fault injection)."),
-        "503" => err_resp(StatusCode::SERVICE_UNAVAILABLE, "server_error", "overloaded", "Overloaded (mock fault injection)."),
-        "400" => err_resp(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", "Bad request (mock fault injection)."),
-        "401" => err_resp(StatusCode::UNAUTHORIZED, "invalid_request_error", "invalid_api_key", "Incorrect API key provided (mock fault injection)."),
+        "429" => err_resp(
+            StatusCode::TOO_MANY_REQUESTS,
+            "requests",
+            "rate_limit_exceeded",
+            "Rate limit reached (mock fault injection).",
+        ),
+        "500" => err_resp(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "server_error",
+            "The server had an error (mock fault injection).",
+        ),
+        "503" => err_resp(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "overloaded",
+            "Overloaded (mock fault injection).",
+        ),
+        "400" => err_resp(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_value",
+            "Bad request (mock fault injection).",
+        ),
+        "401" => err_resp(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "invalid_api_key",
+            "Incorrect API key provided (mock fault injection).",
+        ),
         "close" => return Err("mock fault: close connection".into()),
         _ => return Ok(None),
     }))
@@ -417,7 +615,14 @@ async fn fault_response(k: &Knobs) -> Result<Option<Response<Body>>, BoxErr> {
 async fn embeddings(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response<Body>, BoxErr> {
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return Ok(err_resp(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", &format!("invalid JSON: {e}"))),
+        Err(e) => {
+            return Ok(err_resp(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_json",
+                &format!("invalid JSON: {e}"),
+            ))
+        }
     };
     if let Some(Value::String(s)) = req.get("input") {
         apply_tags(&mut k, s);
@@ -429,17 +634,33 @@ async fn embeddings(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response
         Some(Value::String(_)) => 1,
         Some(Value::Array(a)) if !a.is_empty() && a[0].is_number() => 1, // one token array
         Some(Value::Array(a)) if !a.is_empty() => a.len(),
-        _ => return Ok(err_resp(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", "'input' is required.")),
+        _ => {
+            return Ok(err_resp(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_value",
+                "'input' is required.",
+            ))
+        }
     };
     if k.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(k.delay_ms)).await;
     }
-    let dim = req.get("dimensions").and_then(|d| d.as_u64()).map(|d| d as usize).unwrap_or(cfg.embed_dim);
+    let dim = req
+        .get("dimensions")
+        .and_then(|d| d.as_u64())
+        .map(|d| d as usize)
+        .unwrap_or(cfg.embed_dim);
     let b64 = req.get("encoding_format").and_then(|e| e.as_str()) == Some("base64");
-    let model = req.get("model").and_then(|m| m.as_str()).unwrap_or("mock-embed");
+    let model = req
+        .get("model")
+        .and_then(|m| m.as_str())
+        .unwrap_or("mock-embed");
     let data: Vec<Value> = (0..inputs)
         .map(|i| {
-            let vec: Vec<f32> = (0..dim).map(|j| (((i * 31 + j * 7) % 1000) as f32 / 1000.0) - 0.5).collect();
+            let vec: Vec<f32> = (0..dim)
+                .map(|j| (((i * 31 + j * 7) % 1000) as f32 / 1000.0) - 0.5)
+                .collect();
             let emb = if b64 {
                 let mut raw = Vec::with_capacity(dim * 4);
                 for f in &vec {
@@ -453,23 +674,43 @@ async fn embeddings(cfg: Arc<Cfg>, mut k: Knobs, body: Bytes) -> Result<Response
         })
         .collect();
     let pt = count_prompt_tokens(&req);
-    Ok(json_resp(StatusCode::OK, &json!({"object":"list","data":data,"model":model,"usage":{"prompt_tokens":pt,"total_tokens":pt}})))
+    Ok(json_resp(
+        StatusCode::OK,
+        &json!({"object":"list","data":data,"model":model,"usage":{"prompt_tokens":pt,"total_tokens":pt}}),
+    ))
 }
 
 fn models(cfg: &Cfg, id: Option<&str>) -> Response<Body> {
     let m = |id: &str| json!({"id":id,"object":"model","created":1700000000u64,"owned_by":"mock"});
     match id {
-        None => json_resp(StatusCode::OK, &json!({"object":"list","data":cfg.models.iter().map(|x| m(x)).collect::<Vec<_>>()})),
+        None => json_resp(
+            StatusCode::OK,
+            &json!({"object":"list","data":cfg.models.iter().map(|x| m(x)).collect::<Vec<_>>()}),
+        ),
         Some(id) if cfg.models.iter().any(|x| x == id) => json_resp(StatusCode::OK, &m(id)),
-        Some(id) => err_resp(StatusCode::NOT_FOUND, "invalid_request_error", "model_not_found", &format!("The model '{id}' does not exist")),
+        Some(id) => err_resp(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            &format!("The model '{id}' does not exist"),
+        ),
     }
 }
 
 // ---- request counting (lock-free: fixed buckets of atomics) ----
 /// Known paths get their own bucket (as received, with or without /v1); the rest share one.
 const STAT_PATHS: &[&str] = &[
-    "/v1/chat/completions", "/chat/completions", "/v1/embeddings", "/embeddings",
-    "/v1/models", "/models", "/v1/models/{id}", "/models/{id}", "/health", "/", "other",
+    "/v1/chat/completions",
+    "/chat/completions",
+    "/v1/embeddings",
+    "/embeddings",
+    "/v1/models",
+    "/models",
+    "/v1/models/{id}",
+    "/models/{id}",
+    "/health",
+    "/",
+    "other",
 ];
 const N_PATHS: usize = 11;
 static REQS: AtomicU64 = AtomicU64::new(0);
@@ -483,8 +724,12 @@ fn path_bucket(p: &str) -> usize {
             return i;
         }
     }
-    if p.starts_with("/v1/models/") { return 6; }
-    if p.starts_with("/models/") { return 7; }
+    if p.starts_with("/v1/models/") {
+        return 6;
+    }
+    if p.starts_with("/models/") {
+        return 7;
+    }
     N_PATHS - 1
 }
 
@@ -498,15 +743,21 @@ fn stats_json() -> Value {
     let mut by_path = serde_json::Map::new();
     for (i, c) in BY_PATH.iter().enumerate() {
         let n = c.load(Relaxed);
-        if n > 0 { by_path.insert(STAT_PATHS[i].to_string(), json!(n)); }
+        if n > 0 {
+            by_path.insert(STAT_PATHS[i].to_string(), json!(n));
+        }
     }
     let mut by_status = serde_json::Map::new();
     for (i, c) in BY_STATUS.iter().enumerate() {
         let n = c.load(Relaxed);
-        if n > 0 { by_status.insert(i.to_string(), json!(n)); }
+        if n > 0 {
+            by_status.insert(i.to_string(), json!(n));
+        }
     }
     let closed = CLOSED.load(Relaxed);
-    if closed > 0 { by_status.insert("closed".into(), json!(closed)); }
+    if closed > 0 {
+        by_status.insert("closed".into(), json!(closed));
+    }
     json!({"requests": REQS.load(Relaxed), "by_path": by_path, "by_status": by_status})
 }
 
@@ -532,7 +783,9 @@ async fn handle_counted(cfg: Arc<Cfg>, req: Request<Incoming>) -> Result<Respons
     let r = handle(cfg, req).await;
     match &r {
         Ok(resp) => count_status(resp.status().as_u16()),
-        Err(_) => { CLOSED.fetch_add(1, Relaxed); }
+        Err(_) => {
+            CLOSED.fetch_add(1, Relaxed);
+        }
     }
     r
 }
@@ -552,7 +805,12 @@ async fn handle(cfg: Arc<Cfg>, req: Request<Incoming>) -> Result<Response<Body>,
             .map(|v| v.strip_prefix("Bearer ").unwrap_or("") == key)
             .unwrap_or(false);
         if !ok {
-            return Ok(err_resp(StatusCode::UNAUTHORIZED, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."));
+            return Ok(err_resp(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "Incorrect API key provided.",
+            ));
         }
     }
     let k = knobs(&cfg, &parts);
@@ -567,13 +825,22 @@ async fn handle(cfg: Arc<Cfg>, req: Request<Incoming>) -> Result<Response<Body>,
         }
         (&Method::GET, "/models") => Ok(models(&cfg, None)),
         (&Method::GET, p) if p.starts_with("/models/") => Ok(models(&cfg, Some(&p[8..]))),
-        _ => Ok(err_resp(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", &format!("Unknown route {} {}", parts.method, parts.uri.path()))),
+        _ => Ok(err_resp(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            &format!("Unknown route {} {}", parts.method, parts.uri.path()),
+        )),
     }
 }
 
 fn main() {
     let threads: usize = env("MOCK_THREADS", 1);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let cfg = Arc::new(Cfg {
             delay_ms: env("MOCK_DELAY_MS", 0),
@@ -584,18 +851,28 @@ fn main() {
             fclose: env("MOCK_FAULT_CLOSE", 0.0),
             api_key: std::env::var("MOCK_API_KEY").ok().filter(|s| !s.is_empty()),
             embed_dim: env("MOCK_EMBED_DIM", 1536),
-            models: env("MOCK_MODELS", "mock-gpt,mock-embed".to_string()).split(',').map(|s| s.trim().to_string()).collect(),
+            models: env("MOCK_MODELS", "mock-gpt,mock-embed".to_string())
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect(),
         });
-        let addr: SocketAddr = env("MOCK_ADDR", "127.0.0.1:9999".to_string()).parse().expect("MOCK_ADDR");
+        let addr: SocketAddr = env("MOCK_ADDR", "127.0.0.1:9999".to_string())
+            .parse()
+            .expect("MOCK_ADDR");
         let listener = TcpListener::bind(addr).await.expect("bind");
         eprintln!("openai-mock listening on http://{addr} (threads={threads})");
         loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = sock.set_nodelay(true);
             let cfg = cfg.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle_counted(cfg.clone(), req));
-                let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(sock), svc).await;
+                let _ = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(sock), svc)
+                    .await;
             });
         }
     });

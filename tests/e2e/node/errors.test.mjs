@@ -58,6 +58,35 @@ describe('errors via gateway upstream', () => {
     }
   }
 
+  for (const stream of [false, true]) {
+    test(`upstream drops the connection${stream ? ' (stream)' : ''}: 5xx InternalServerError`, async () => {
+      const e = await expectError(OpenAI.InternalServerError, () =>
+        client.chat.completions.create({
+          model: 'mock-gpt',
+          messages: [{ role: 'user', content: 'drop it [mock:close]' }],
+          stream,
+        }),
+      );
+      assert.ok(e.status >= 500 && e.status <= 599, `status ${e.status}`);
+      assertErrorBody(e.error);
+    });
+  }
+
+  test('stream cut midway: the SDK throws instead of ending quietly', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'mock-gpt',
+      messages: [{ role: 'user', content: 'cut me off [mock:close_mid]' }],
+      stream: true,
+    });
+    const received = [];
+    const e = await expectError(OpenAI.APIError, async () => {
+      for await (const chunk of stream) received.push(chunk);
+    });
+    assert.ok(received.length > 0, 'some chunks arrived before the cut');
+    assert.ok(!received.some((c) => c.choices[0]?.finish_reason), 'no finish_reason before the cut');
+    assert.ok(e.message);
+  });
+
   test('body over max_body_bytes: 413 APIError', async () => {
     const e = await expectError(OpenAI.APIError, () =>
       client.chat.completions.create({ model: 'mock-gpt', messages: [{ role: 'user', content: BIG }] }),

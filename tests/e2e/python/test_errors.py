@@ -96,6 +96,36 @@ def test_upstream_errors_become_typed_sdk_errors(upstream_client, tag, exc, stat
     assert TRACE_ID_RE.match(e.response.headers.get("x-promptgate-trace-id", ""))
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_upstream_connection_dropped_is_5xx(upstream_client, stream):
+    """mock-upstream closes the connection without answering: a 5xx (e.g. 502), never a hang."""
+    with pytest.raises(openai.InternalServerError) as info:
+        upstream_client.chat.completions.create(
+            model="mock-gpt",
+            messages=[{"role": "user", "content": "drop it [mock:close]"}],
+            stream=stream,
+        )
+    assert 500 <= info.value.status_code <= 599
+    assert_openai_error_body(info.value.body)
+
+
+def test_stream_cut_midway_raises_in_the_sdk(upstream_client):
+    """Once the stream has started, an upstream failure must reach the client as an error
+    (an SSE error event the SDK raises), not as a silently shortened answer."""
+    stream = upstream_client.chat.completions.create(
+        model="mock-gpt",
+        messages=[{"role": "user", "content": "cut me off [mock:close_mid]"}],
+        stream=True,
+    )
+    received = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in stream:
+            received.append(chunk)
+    assert received, "some chunks arrived before the cut"
+    assert not any(c.choices and c.choices[0].finish_reason for c in received)
+    assert info.value.message
+
+
 BIG = "x" * (100 * 1024)  # 100 KiB, over gateway B's 64 KiB limit
 
 

@@ -60,7 +60,11 @@ fn is_usage_only_chunk(data: &[u8]) -> bool {
 /// With `include_usage`, every chunk carries `"usage":null`; remove it so the client sees
 /// what it would have seen without the option.
 fn strip_usage_null(raw: &Bytes) -> Option<Vec<u8>> {
-    for needle in [&b",\"usage\":null"[..], b", \"usage\": null", b"\"usage\":null,"] {
+    for needle in [
+        &b",\"usage\":null"[..],
+        b", \"usage\": null",
+        b"\"usage\":null,",
+    ] {
         if let Some(pos) = memchr::memmem::find(raw, needle) {
             let mut out = Vec::with_capacity(raw.len());
             out.extend_from_slice(&raw[..pos]);
@@ -89,7 +93,8 @@ mod tests {
         (out, usage, t.content_events())
     }
 
-    const WITH_USAGE: &[u8] = b"data: {\"id\":\"1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n\
+    const WITH_USAGE: &[u8] =
+        b"data: {\"id\":\"1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n\
 data: {\"id\":\"1\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n\
 data: [DONE]\n\n";
 
