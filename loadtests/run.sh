@@ -204,10 +204,22 @@ rss_kb() { # pid -> VmRSS (kB) summed over the process tree
   echo "$t"
 }
 
-busy_note() { # prints a note when other compilers are running (noise)
-  local others
-  others=$(pgrep -x -d, 'rustc|cargo|cc1|cc1plus|ld' 2>/dev/null || true)
-  [ -n "$others" ] && echo "other build processes running (pids $others): numbers will be noisy"
+busy_note() { # prints a note when the machine is busy (other builds, or CPU use while we are idle)
+  local others="" n a b busy
+  for n in rustc cargo cargo-clippy clippy-driver cc1 cc1plus ld; do
+    others+=$(pgrep -x "$n" 2>/dev/null | tr '\n' ' ')
+  done
+  # CPU used over 1 s while none of our load runs (aggregate line of /proc/stat)
+  read -r -a a < <(head -1 /proc/stat); sleep 1; read -r -a b < <(head -1 /proc/stat)
+  local tot=0 idle i
+  for i in 1 2 3 4 5 6 7 8; do tot=$(( tot + b[i] - a[i] )); done
+  idle=$(( b[4] + b[5] - a[4] - a[5] ))
+  busy=$(( tot > 0 ? 100 * (tot - idle) / tot : 0 ))
+  if [ -n "$others" ]; then
+    echo "other build processes running (pids ${others% }), CPU ${busy}% busy: numbers will be noisy"
+  elif (( busy > 15 )); then
+    echo "CPU ${busy}% busy before the run (not us): numbers will be noisy"
+  fi
 }
 
 run_oha() { # out conc dur body url

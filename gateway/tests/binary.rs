@@ -34,6 +34,16 @@ impl Gateway {
     }
 
     fn spawn_on(config: &Path, port: u16, admin: u16, extra: &[&str]) -> Gateway {
+        Self::spawn_with_env(config, port, admin, extra, &[])
+    }
+
+    fn spawn_with_env(
+        config: &Path,
+        port: u16,
+        admin: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let sock = std::env::temp_dir().join(format!("promptgate-test-{port}.sock"));
         let child = Command::new(env!("CARGO_BIN_EXE_promptgate"))
             .arg("--config")
@@ -48,6 +58,7 @@ impl Gateway {
             })
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -349,4 +360,42 @@ async fn graceful_upgrade_hands_over_the_listener_without_dropping_requests() {
         "the old process exits"
     );
     drop(new);
+}
+
+#[tokio::test]
+async fn other_v1_paths_pass_through_with_the_gateway_credentials() {
+    let upstream = Upstream::start(|_, _| Reply::json(200, r#"{"object":"list","data":[]}"#)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "providers:\n  up: {{ type: openai, base_url: 'http://{}/openai/v1', api_key_env: PASSTHROUGH_TEST_KEY }}\ndefault_route:\n  targets: [ {{ provider: up }} ]\n",
+            upstream.addr
+        ),
+    );
+    let gw = Gateway::spawn_with_env(
+        &config,
+        free_port(),
+        free_port(),
+        &[],
+        &[("PASSTHROUGH_TEST_KEY", "sk-gateway-secret")],
+    );
+    gw.wait_healthy().await;
+    let mut stream = TcpStream::connect(("127.0.0.1", gw.port)).await.unwrap();
+    let request = "GET /v1/files?purpose=batch HTTP/1.1\r\nhost: evil.example\r\nauthorization: Bearer client-key\r\nconnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, text) = read_response(&mut stream).await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains(r#"{"object":"list","data":[]}"#), "{text}");
+    let received = upstream.requests();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].path, "/openai/v1/files",
+        "re-rooted under the base URL"
+    );
+    assert_eq!(
+        received[0].authorization.as_deref(),
+        Some("Bearer sk-gateway-secret"),
+        "the client's key never reaches the upstream"
+    );
 }

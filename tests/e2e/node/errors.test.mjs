@@ -23,6 +23,11 @@ describe('errors via gateway upstream', () => {
     assert.match(e.headers.get('x-promptgate-trace-id') ?? '', TRACE_ID_RE);
   });
 
+  test('models.retrieve of an unknown model: NotFoundError', async () => {
+    const e = await expectError(OpenAI.NotFoundError, () => client.models.retrieve('no-such-model'));
+    assert.equal(e.code, 'model_not_found');
+  });
+
   test('unknown model while streaming: NotFoundError', async () => {
     const e = await expectError(OpenAI.NotFoundError, () =>
       client.chat.completions.create({

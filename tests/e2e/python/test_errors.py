@@ -160,3 +160,16 @@ def test_body_under_default_limit_passes(mock_client):
         model="mock-gpt", messages=[{"role": "user", "content": BIG}]
     )
     assert resp.choices[0].message.content == BIG
+
+
+def test_retrieve_unknown_model_is_404(upstream_client):
+    with pytest.raises(openai.NotFoundError) as info:
+        upstream_client.models.retrieve("no-such-model")
+    assert info.value.code == "model_not_found"
+
+
+def test_wrong_method_is_405(gw):
+    with gw.http() as http:
+        resp = http.get("/v1/chat/completions")
+    assert resp.status_code == 405
+    assert_openai_error_body(resp.json())
