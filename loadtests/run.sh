@@ -44,7 +44,7 @@ CPU_LOAD=${CPU_LOAD:-0}              # mock upstream + load generator + TTFT cli
 CPU_PROXY=${CPU_PROXY:-1}            # the proxy under test (one at a time)
 GW_LOG=${GW_LOG:-warn}               # RUST_LOG for the gateway (nginx runs with access_log off)
 GW_EXTRA_ARGS=${GW_EXTRA_ARGS:-}     # extra flags for promptgate
-SKIP_BUILD=${SKIP_BUILD:-0}          # 1: use the binaries already in $CARGO_TARGET_DIR/release
+SKIP_BUILD=${SKIP_BUILD:-0}          # 1: no cargo build; use the binaries already built (or GW_BIN, MOCK_BIN)
 WAIT_IDLE=${WAIT_IDLE:-0}            # before each round, wait up to this many s for other builds (rustc) to end
 OHA_VERSION=${OHA_VERSION:-1.16.0}   # installed with cargo install when no oha is found
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/promptgate-target}
@@ -162,8 +162,8 @@ if [ "$SKIP_BUILD" != 1 ]; then
     die "release build failed"
   }
 fi
-MOCK_BIN=$CARGO_TARGET_DIR/release/mock-upstream
-GW_BIN=$CARGO_TARGET_DIR/release/promptgate
+MOCK_BIN=${MOCK_BIN:-$CARGO_TARGET_DIR/release/mock-upstream}
+GW_BIN=${GW_BIN:-$CARGO_TARGET_DIR/release/promptgate}
 [ -x "$MOCK_BIN" ] || die "no $MOCK_BIN"
 if has_target gateway; then [ -x "$GW_BIN" ] || die "no $GW_BIN"; fi
 

@@ -13,6 +13,7 @@ use crate::pipeline::record::RequestRecord;
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
+    request_errors: IntCounterVec,
     duration: HistogramVec,
     overhead: Histogram,
     ttft: HistogramVec,
@@ -48,6 +49,13 @@ impl Metrics {
                 "Client requests by route, endpoint and status",
             ),
             &["route", "endpoint", "status"],
+        )?;
+        let request_errors = IntCounterVec::new(
+            Opts::new(
+                "promptgate_request_errors_total",
+                "Requests that ended in an error, by kind (streams cut after a 200 included)",
+            ),
+            &["route", "endpoint", "kind"],
         )?;
         let duration = HistogramVec::new(
             HistogramOpts::new(
@@ -150,6 +158,7 @@ impl Metrics {
         )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_errors.clone()),
             Box::new(duration.clone()),
             Box::new(overhead.clone()),
             Box::new(ttft.clone()),
@@ -170,6 +179,7 @@ impl Metrics {
         Ok(Metrics {
             registry,
             requests,
+            request_errors,
             duration,
             overhead,
             ttft,
@@ -205,6 +215,11 @@ impl Metrics {
         self.requests
             .with_label_values(&[route, endpoint, status.as_str()])
             .inc();
+        if let Some(kind) = rec.error {
+            self.request_errors
+                .with_label_values(&[route, endpoint, kind])
+                .inc();
+        }
         let total = rec.started.elapsed();
         self.duration
             .with_label_values(&[route, endpoint])
