@@ -258,7 +258,8 @@ def main():
             results.append((label.strip(), res))
         print(f"{label:30s} " + " ".join(f"{v:>9s}" for v in vals) + f" {fmt(rt, '.2f'):>9s}  {tgt:24s} {res}")
 
-    print("\nspread over rounds (min..max):")
+    if len(per[DI]) > 1:
+        print("\nspread over rounds (min..max):")
     for label, k, spec, signed, _ in rows:
         if k == "errors" or len(per[DI]) < 2:
             continue

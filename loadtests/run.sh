@@ -2,8 +2,8 @@
 # run.sh - promptgate's overhead benchmark: the gateway vs nginx as a bare proxy, both in front of
 # the same mock upstream, on loopback, alternating in interleaved rounds. See README.md here.
 #
-#   loadtests/run.sh                    # full run: ROUNDS=3 x DUR=10 s per measurement (~6-8 min)
-#   QUICK=1 loadtests/run.sh            # smoke run: 1 round x 2 s (~1 min plus builds)
+#   loadtests/run.sh                    # full run: ROUNDS=3 x DUR=10 s per measurement (~7 min)
+#   QUICK=1 loadtests/run.sh            # smoke run: 1 round x 2 s (~35 s plus builds)
 #   TARGETS=nginx loadtests/run.sh      # without the gateway (e.g. while it does not build yet)
 #
 # What it does:
@@ -82,6 +82,7 @@ stop_proc() { # name
   unset "PID[$n]"
 }
 
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -252,6 +253,7 @@ start_target() { # name -> sets PID[name]; returns 1 when it does not come up
       PID[nginx]=$!; STOPSIG[nginx]=TERM
       wait_http "http://127.0.0.1:$NGINX_PORT/health" 10 "${PID[nginx]}" ;;
     gateway)
+      # shellcheck disable=SC2086  # GW_EXTRA_ARGS is split into words on purpose
       RUST_LOG=$GW_LOG taskset -c "$CPU_PROXY" "$GW_BIN" --config "$RUN/gateway.yaml" \
         --listen "127.0.0.1:$GW_PORT" --admin-listen "127.0.0.1:$GW_ADMIN_PORT" \
         "${GW_ARGS[@]}" $GW_EXTRA_ARGS >>"$RUN/gateway.log" 2>&1 &
@@ -337,7 +339,8 @@ PID[mock]=$!; STOPSIG[mock]=TERM
 wait_http "http://127.0.0.1:$MOCK_PORT/health" 10 "${PID[mock]}" || { cat "$RUN/mock.log" >&2; die "mock upstream did not start"; }
 
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-GW_VERSION=$(has_target gateway && "$GW_BIN" --version 2>/dev/null | head -1 || true)
+GW_VERSION=""
+if has_target gateway; then GW_VERSION=$("$GW_BIN" --version 2>/dev/null | head -1); fi
 BUSY=$(busy_note)
 cat >"$OUT/meta.json" <<EOF
 {"date": "$(date -Is)", "git": "$GIT_REV", "rounds": $ROUNDS, "dur": $DUR, "conc": $CONC,
@@ -363,12 +366,12 @@ for r in $(seq "$ROUNDS"); do
   if (( r % 2 == 0 )); then   # alternate the order to cancel drift
     order=(); for (( i=${#TLIST[@]}-1; i>=0; i-- )); do order+=("${TLIST[$i]}"); done
   fi
-  b=$(busy_note); waited=0
-  while [ -n "$b" ] && (( waited < WAIT_IDLE )); do
-    (( waited == 0 )) && log "waiting up to ${WAIT_IDLE}s: $b"
-    sleep 5; waited=$(( waited + 5 )); b=$(busy_note)
+  busy=$(busy_note); waited=0
+  while [ -n "$busy" ] && (( waited < WAIT_IDLE )); do
+    (( waited == 0 )) && log "waiting up to ${WAIT_IDLE}s: $busy"
+    sleep 5; waited=$(( waited + 5 )); busy=$(busy_note)
   done
-  [ -n "$b" ] && { log "WARNING: $b"; NOISY+=("round $r: $b"); }
+  [ -n "$busy" ] && { log "WARNING: $busy"; NOISY+=("round $r: $busy"); }
   log "round $r/$ROUNDS: direct ${order[*]}"
   printf '  direct ' >&2
   measure "$r" direct || die "direct-to-mock failed preflight: the mock upstream is broken"

@@ -33,7 +33,7 @@
 //!   MOCK_EMBED_DIM=1536           default embedding dimension
 //!   MOCK_MODELS=mock-gpt,mock-embed  model ids listed by /v1/models
 //!
-//! Build: cargo build --release   (binary: target/release/openai-mock)
+//! Build: cargo build --release   (binary: mock-upstream)
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
