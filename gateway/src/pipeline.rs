@@ -6,6 +6,7 @@ pub mod exchange;
 pub mod generate;
 pub mod record;
 pub mod respond;
+pub mod stream;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

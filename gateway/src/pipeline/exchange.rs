@@ -7,15 +7,14 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::value::RawValue;
 
-use super::downstream::{Downstream, ResponseHead};
+use super::downstream::Downstream;
 use super::record::RequestRecord;
-use super::respond::{self, gateway_headers, COST};
+use super::respond::{self, COST};
 use super::{Gateway, GatewayRequest};
 use crate::accounting::format_cost;
 use crate::config::{Snapshot, Target};
 use crate::error::GatewayError;
 use crate::openai::request::RequestDoc;
-use crate::openai::sse::{SseEvent, SseSplitter};
 use crate::openai::usage::Usage;
 use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
 use crate::upstream::body::BodyError;
@@ -249,7 +248,7 @@ async fn relay<D: Downstream>(
     rec: &mut RequestRecord,
 ) -> Result<(), GatewayError> {
     if prepared.stream && is_sse(&success.response.headers) {
-        relay_stream(snapshot, prepared, success, down, rec).await;
+        super::stream::relay(snapshot, prepared, success, down, rec).await;
         return Ok(());
     }
     let whole = read_whole(snapshot, prepared.endpoint, success, rec).await?;
@@ -309,12 +308,12 @@ fn is_sse(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.starts_with("text/event-stream"))
 }
 
-fn account(snapshot: &Snapshot, rec: &mut RequestRecord, upstream_model: &str, usage: Usage) {
+pub(super) fn account(snapshot: &Snapshot, rec: &mut RequestRecord, upstream_model: &str, usage: Usage) {
     rec.usage = Some(usage);
     rec.cost_usd = snapshot.price(upstream_model).map(|p| p.cost(&usage));
 }
 
-fn forwarded_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+pub(super) fn forwarded_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::new();
     for name in FORWARDED_HEADERS {
         if let Some(v) = headers.get(*name) {
@@ -324,106 +323,7 @@ fn forwarded_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     out
 }
 
-/// Relays an SSE stream event by event; usage is finalised at the end or when the client
-/// goes away (estimated when the provider never reported it).
-async fn relay_stream<D: Downstream>(
-    snapshot: &Snapshot,
-    prepared: &PreparedRequest,
-    success: Success<'_>,
-    down: &mut D,
-    rec: &mut RequestRecord,
-) {
-    let provider = success.target.provider.clone();
-    let timeouts = provider.timeouts();
-    let mut translator = provider.stream_translator(prepared.endpoint, prepared.inject_usage);
-    let mut splitter = SseSplitter::new();
-    let mut events: Vec<SseEvent> = Vec::with_capacity(8);
-    let mut usage: Option<Usage> = None;
-    let mut body = success.response.body;
-    let mut headers = gateway_headers(rec);
-    headers.extend(forwarded_headers(&success.response.headers));
-    headers.push((
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    ));
-    let head = ResponseHead {
-        status: StatusCode::OK,
-        content_type: "text/event-stream",
-        content_length: None,
-        headers,
-    };
-    rec.status = 200;
-    if down.send_head(head).await.is_err() {
-        rec.client_disconnected = true;
-    }
-    let mut first = true;
-    let mut pending_first = success.first_chunk;
-    let mut waiting = Instant::now();
-    while !rec.client_disconnected {
-        let chunk = match pending_first.take() {
-            Some(chunk) => Ok(Some(chunk)),
-            None => body.next_chunk(timeouts.idle).await,
-        };
-        rec.upstream_time += waiting.elapsed();
-        let chunk = match chunk {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(err) => {
-                tracing::warn!(provider = provider.name(), error = %err, "upstream stream failed");
-                let event = stream_error_event(&err.to_string());
-                if down.send_body(event, false).await.is_err() {
-                    rec.client_disconnected = true;
-                }
-                rec.error = Some("upstream_stream");
-                break;
-            }
-        };
-        events.clear();
-        let mut out = Vec::with_capacity(chunk.len() + 32);
-        if splitter.push(&chunk, &mut events).is_err() {
-            rec.error = Some("upstream_event_too_large");
-            let _ = down
-                .send_body(stream_error_event("upstream event too large"), false)
-                .await;
-            break;
-        }
-        for event in &events {
-            translator.on_event(event, &mut out, &mut usage);
-        }
-        if !out.is_empty() {
-            if first {
-                rec.time_to_first_token = Some(rec.started.elapsed());
-                first = false;
-            }
-            if down.send_body(Bytes::from(out), false).await.is_err() {
-                rec.client_disconnected = true;
-            }
-        }
-        waiting = Instant::now();
-    }
-    if !rec.client_disconnected {
-        let tail = splitter.pending();
-        let tail = if tail.is_empty() {
-            Bytes::new()
-        } else {
-            Bytes::copy_from_slice(tail)
-        };
-        if down.send_body(tail, true).await.is_err() {
-            rec.client_disconnected = true;
-        }
-    }
-    let usage = usage.unwrap_or_else(|| Usage {
-        // The provider never reported usage (client left or stream cut): estimate it from
-        // the request size (~4 bytes a token) and the content events relayed (~1 token each).
-        prompt_tokens: (prepared.body.len() as u64).div_ceil(4),
-        completion_tokens: translator.content_events(),
-        estimated: true,
-        ..Usage::default()
-    });
-    account(snapshot, rec, &success.upstream_model, usage);
-}
-
-fn stream_error_event(message: &str) -> Bytes {
+pub(super) fn stream_error_event(message: &str) -> Bytes {
     let err = GatewayError::UpstreamUnavailable(message.to_owned());
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"data: ");

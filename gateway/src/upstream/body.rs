@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 
 pub enum UpstreamBody {
     Network(Incoming),
@@ -47,6 +47,32 @@ impl UpstreamBody {
                     }
                 }
             },
+        }
+    }
+
+    /// What the body has right now, without waiting: `None` when the next chunk has not
+    /// arrived yet; otherwise what `next_chunk` would return.
+    ///
+    /// Streams use it to batch the events that arrived together into one client write.
+    pub fn ready_chunk(&mut self) -> Option<Result<Option<Bytes>, BodyError>> {
+        match self {
+            UpstreamBody::Memory(chunks) => Some(Ok(chunks.pop_front())),
+            UpstreamBody::Network(incoming) => {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                loop {
+                    match std::pin::Pin::new(&mut *incoming).poll_frame(&mut cx) {
+                        std::task::Poll::Pending => return None,
+                        std::task::Poll::Ready(None) => return Some(Ok(None)),
+                        std::task::Poll::Ready(Some(Err(e))) => {
+                            return Some(Err(BodyError::Io(e.to_string())))
+                        }
+                        std::task::Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                            Ok(data) if !data.is_empty() => return Some(Ok(Some(data))),
+                            _ => continue,
+                        },
+                    }
+                }
+            }
         }
     }
 
