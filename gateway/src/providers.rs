@@ -105,6 +105,17 @@ pub trait Provider: Send + Sync {
         body
     }
 
+    /// Maps an upstream error response (any non-2xx) onto the OpenAI error shape and decides
+    /// whether another attempt may succeed. OpenAI-compatible upstreams already speak the
+    /// shape; other wire formats translate their error bodies here.
+    fn map_error(&self, status: StatusCode, body: Bytes) -> UpstreamError {
+        UpstreamError {
+            status,
+            body,
+            retryable: crate::upstream::retry::is_retryable_status(status),
+        }
+    }
+
     /// A translator for one streamed response.
     fn stream_translator(
         &self,
@@ -118,6 +129,16 @@ pub trait Provider: Send + Sync {
     fn passthrough_base(&self) -> Option<&PassthroughBase> {
         None
     }
+}
+
+/// An upstream error, already in the OpenAI shape.
+#[derive(Debug, Clone)]
+pub struct UpstreamError {
+    pub status: StatusCode,
+    /// An OpenAI-shaped error body (`{"error":{"message","type","param","code"}}`), or the raw
+    /// body when it could not be understood (the gateway then wraps it).
+    pub body: Bytes,
+    pub retryable: bool,
 }
 
 /// Turns a provider's streamed events into OpenAI-shaped SSE bytes.

@@ -18,7 +18,7 @@ use crate::openai::request::RequestDoc;
 use crate::openai::usage::Usage;
 use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
 use crate::upstream::body::BodyError;
-use crate::upstream::retry::{is_retryable_status, retry_after};
+use crate::upstream::retry::retry_after;
 
 /// Upstream response headers worth passing to the client.
 const FORWARDED_HEADERS: &[&str] = &["x-request-id", "openai-processing-ms", "openai-version"];
@@ -221,11 +221,15 @@ pub async fn send_with_retries<'s>(
                     .collect(idle, 1024 * 1024)
                     .await
                     .unwrap_or_default();
+                let mapped = target.provider.map_error(status, body);
                 let failure = Failure {
-                    error: GatewayError::Upstream { status, body },
+                    error: GatewayError::Upstream {
+                        status: mapped.status,
+                        body: mapped.body,
+                    },
                     retry_after: retry_after_header,
                 };
-                if !is_retryable_status(status) {
+                if !mapped.retryable {
                     return Err(failure);
                 }
                 last = Some(failure);
@@ -308,7 +312,12 @@ fn is_sse(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.starts_with("text/event-stream"))
 }
 
-pub(super) fn account(snapshot: &Snapshot, rec: &mut RequestRecord, upstream_model: &str, usage: Usage) {
+pub(super) fn account(
+    snapshot: &Snapshot,
+    rec: &mut RequestRecord,
+    upstream_model: &str,
+    usage: Usage,
+) {
     rec.usage = Some(usage);
     rec.cost_usd = snapshot.price(upstream_model).map(|p| p.cost(&usage));
 }

@@ -61,7 +61,10 @@ pub async fn relay<D: Downstream>(
     let mut body = success.response.body;
     let mut headers = gateway_headers(rec);
     headers.extend(forwarded_headers(&success.response.headers));
-    headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
+    headers.push((
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    ));
     let head = ResponseHead {
         status: StatusCode::OK,
         content_type: "text/event-stream",
