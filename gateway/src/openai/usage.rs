@@ -73,6 +73,11 @@ impl From<WireUsage> for Usage {
 impl Usage {
     /// The `usage` of an OpenAI-shaped JSON body (chat, completions, embeddings, responses).
     pub fn from_body(body: &[u8]) -> Option<Usage> {
+        // Fast path: providers put `usage` last; parse just that object when it is a
+        // complete `{...}` ending the body.
+        if let Some(usage) = trailing_usage(body) {
+            return Some(usage);
+        }
         if let Ok(WithUsage { usage: Some(u) }) = serde_json::from_slice::<WithUsage>(body) {
             return Some(u.into());
         }
@@ -97,6 +102,21 @@ impl Usage {
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
     }
+}
+
+/// The usage object when the body ends with `"usage":{...}}`: parsed on its own, so the rest
+/// of a large response is not scanned. Anything unexpected returns `None` (full parse).
+fn trailing_usage(body: &[u8]) -> Option<Usage> {
+    const KEY: &[u8] = b"\"usage\":";
+    let start = memchr::memmem::rfind(body, KEY)? + KEY.len();
+    let rest = body[start..].trim_ascii();
+    let object = rest.strip_suffix(b"}")?.trim_ascii_end();
+    if !object.starts_with(b"{") || !object.ends_with(b"}") {
+        return None;
+    }
+    serde_json::from_slice::<WireUsage>(object)
+        .ok()
+        .map(Usage::from)
 }
 
 #[cfg(test)]
@@ -146,6 +166,19 @@ mod tests {
             Usage::from_stream_event(completed).unwrap().prompt_tokens,
             4
         );
+    }
+
+    #[test]
+    fn trailing_fast_path_agrees_with_full_parse() {
+        let body = br#"{"id":"x","choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":99}"}}],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}}"#;
+        let fast = trailing_usage(body).unwrap();
+        let full: WithUsage = serde_json::from_slice(body).unwrap();
+        assert_eq!(fast, Usage::from(full.usage.unwrap()));
+        assert_eq!(fast.prompt_tokens, 3);
+        // usage not last: the fast path declines and the full parse still finds it
+        let body = br#"{"usage":{"prompt_tokens":5,"completion_tokens":1},"id":"x"}"#;
+        assert!(trailing_usage(body).is_none());
+        assert_eq!(Usage::from_body(body).unwrap().prompt_tokens, 5);
     }
 
     #[test]

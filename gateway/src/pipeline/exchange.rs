@@ -21,7 +21,11 @@ use crate::upstream::body::BodyError;
 use crate::upstream::retry::retry_after;
 
 /// Upstream response headers worth passing to the client.
-const FORWARDED_HEADERS: &[&str] = &["x-request-id", "openai-processing-ms", "openai-version"];
+const FORWARDED_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("openai-processing-ms"),
+    HeaderName::from_static("openai-version"),
+];
 
 /// A parsed OpenAI request ready to be sent to targets.
 pub struct PreparedRequest {
@@ -325,8 +329,8 @@ pub(super) fn account(
 pub(super) fn forwarded_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::new();
     for name in FORWARDED_HEADERS {
-        if let Some(v) = headers.get(*name) {
-            out.push((HeaderName::from_static(name), v.clone()));
+        if let Some(v) = headers.get(&name) {
+            out.push((name, v.clone()));
         }
     }
     out
