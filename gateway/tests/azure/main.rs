@@ -2,129 +2,31 @@
 //! serving recorded-shape fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../support/mod.rs"]
 mod support;
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+mod fake;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderMap;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
-use promptgate::config::load::parse_yaml;
-use promptgate::config::snapshot::compile;
-use promptgate::pipeline::Gateway;
+use fake::{gateway, FakeAzure};
 use promptgate::providers::Endpoint;
-use promptgate::upstream::client::ClientFactory;
 use support::{call, status, Reply};
 
-const CHAT: &str = include_str!("../src/providers/azure/fixtures/chat.json");
-const STREAM: &str = include_str!("../src/providers/azure/fixtures/chat_stream.sse");
+const CHAT: &str = include_str!("../../src/providers/azure/fixtures/chat.json");
+const STREAM: &str = include_str!("../../src/providers/azure/fixtures/chat_stream.sse");
 const STREAM_FILTERED: &str =
-    include_str!("../src/providers/azure/fixtures/chat_stream_filtered.sse");
+    include_str!("../../src/providers/azure/fixtures/chat_stream_filtered.sse");
 const CONTENT_FILTER: &str =
-    include_str!("../src/providers/azure/fixtures/error_content_filter.json");
-const RATE_LIMIT: &str = include_str!("../src/providers/azure/fixtures/error_rate_limit.json");
+    include_str!("../../src/providers/azure/fixtures/error_content_filter.json");
+const RATE_LIMIT: &str = include_str!("../../src/providers/azure/fixtures/error_rate_limit.json");
 const NO_DEPLOYMENT: &str =
-    include_str!("../src/providers/azure/fixtures/error_deployment_not_found.json");
+    include_str!("../../src/providers/azure/fixtures/error_deployment_not_found.json");
 const BAD_TOKEN: &str =
-    include_str!("../src/providers/azure/fixtures/error_unauthorized_token.json");
-
-/// A request the fake resource received, whole: Azure's `api-key` header and `api-version`
-/// query matter here, which the shared test upstream does not record.
-#[derive(Clone)]
-struct Seen {
-    path_and_query: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-struct FakeAzure {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl FakeAzure {
-    /// Answers request number `n` (from 0) with `script(n)`, the body in one write.
-    async fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> FakeAzure {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let script = Arc::new(script);
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (script, log) = (script.clone(), log.clone());
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let (script, log) = (script.clone(), log.clone());
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body.collect().await.unwrap().to_bytes();
-                        let n = {
-                            let mut log = log.lock().unwrap();
-                            log.push(Seen {
-                                path_and_query: parts.uri.path_and_query().unwrap().to_string(),
-                                headers: parts.headers,
-                                body,
-                            });
-                            log.len() - 1
-                        };
-                        let reply = script(n);
-                        let mut response = Response::builder().status(reply.status);
-                        for (name, value) in &reply.headers {
-                            response = response.header(*name, value);
-                        }
-                        let body: Vec<u8> =
-                            reply.chunks.iter().flat_map(|(_, c)| c.to_vec()).collect();
-                        Ok::<_, Infallible>(response.body(Full::new(Bytes::from(body))).unwrap())
-                    }
-                });
-                tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-            }
-        });
-        FakeAzure { addr, seen }
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-/// A gateway whose config reads `AZ_KEY` and `AZ_TOKEN` from a fixed environment.
-fn gateway(yaml: &str) -> Gateway {
-    let clients = ClientFactory::new();
-    let env = |var: &str| match var {
-        "AZ_KEY" => Some("test-azure-key".to_owned()),
-        "AZ_TOKEN" => Some("entra-token".to_owned()),
-        _ => None,
-    };
-    let snapshot = compile(parse_yaml(yaml).unwrap(), "v".into(), &clients, env)
-        .unwrap_or_else(|e| panic!("{e}"));
-    Gateway::new(snapshot, clients).unwrap()
-}
+    include_str!("../../src/providers/azure/fixtures/error_unauthorized_token.json");
 
 /// One Azure resource behind route `gpt-4o`, deployed as `prod-4o`.
 fn one_resource(azure: &FakeAzure, extra: &str) -> String {
