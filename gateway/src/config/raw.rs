@@ -73,6 +73,8 @@ pub enum RawProvider {
     Openai(RawHttpProvider),
     /// The built-in deterministic provider; needs no network and no key.
     Mock(RawMockProvider),
+    /// Azure OpenAI: the OpenAI wire format, addressed by deployment.
+    Azure(RawAzureProvider),
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +90,28 @@ pub struct RawHttpProvider {
     /// Speak HTTP/2 without TLS negotiation (h2c), e.g. for a vLLM behind an h2c proxy.
     #[serde(default)]
     pub http2_prior_knowledge: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAzureProvider {
+    /// The resource endpoint, e.g. `https://my-resource.openai.azure.com` (without `/openai`);
+    /// `${VAR}` and `${VAR:-default}` are expanded.
+    pub base_url: String,
+    /// The environment variable holding the resource key, sent as `api-key`.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Instead of a key: the environment variable holding a Microsoft Entra ID token, sent as
+    /// `Authorization: Bearer` (read when the config is loaded, never refreshed).
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// The dated `api-version` of deployment URLs, e.g. `2024-10-21`.
+    pub api_version: String,
+    /// Upstream model name → deployment name; a model not listed is its own deployment.
+    #[serde(default)]
+    pub deployments: BTreeMap<String, String>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
