@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::env::expand;
 use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
+use crate::providers::anthropic::AnthropicProvider;
 use crate::providers::mock::MockProvider;
 use crate::providers::openai::OpenAiProvider;
 use crate::providers::{Provider, Timeouts};
@@ -206,6 +207,9 @@ fn build_provider(
 ) -> Result<Arc<dyn Provider>, String> {
     match raw {
         RawProvider::Mock(mock) => Ok(Arc::new(MockProvider::new(name.to_owned(), mock))),
+        RawProvider::Anthropic(raw) => Ok(Arc::new(AnthropicProvider::from_config(
+            name, raw, clients, env,
+        )?)),
         RawProvider::Openai(http) => {
             let base_url = expand(&http.base_url, env).map_err(|e| format!("base_url: {e}"))?;
             let api_key = match &http.api_key_env {
