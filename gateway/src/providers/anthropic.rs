@@ -28,11 +28,14 @@
 //! - [`stream`]: the Messages event stream → `chat.completion.chunk` events.
 //! - [`error`]: Anthropic error bodies → OpenAI error bodies, statuses and retryability.
 
+mod chunk;
+mod content;
 mod error;
 mod messages;
 mod request;
 mod response;
 mod stream;
+mod tools;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -17,7 +17,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::messages::{self, Block, ChatMessage, Message};
+use super::content::Block;
+use super::messages::{self, ChatMessage, Message};
+use super::tools::{self, ChatTool, ChatToolChoice, ToolChoice, ToolDef};
 
 /// The tool that carries a `json_schema` answer.
 pub(super) const JSON_TOOL: &str = "promptgate_json_output";
@@ -55,40 +57,6 @@ struct ChatRequest<'a> {
 enum Stop<'a> {
     One(#[serde(borrow)] Cow<'a, str>),
     Many(#[serde(borrow)] Vec<Cow<'a, str>>),
-}
-
-#[derive(Deserialize)]
-struct ChatTool<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    function: Option<FunctionDef<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDef<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(borrow)]
-    description: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    parameters: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ChatToolChoice<'a> {
-    Mode(#[serde(borrow)] Cow<'a, str>),
-    Function {
-        #[serde(borrow)]
-        function: NamedFunction<'a>,
-    },
-}
-
-#[derive(Deserialize)]
-struct NamedFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -133,33 +101,6 @@ struct Metadata<'a> {
     user_id: Cow<'a, str>,
 }
 
-#[derive(Serialize)]
-struct ToolDef<'a> {
-    name: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<Cow<'a, str>>,
-    input_schema: Cow<'a, RawValue>,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ToolChoice<'a> {
-    Auto {
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        disable_parallel_tool_use: bool,
-    },
-    Any {
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        disable_parallel_tool_use: bool,
-    },
-    Tool {
-        name: Cow<'a, str>,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        disable_parallel_tool_use: bool,
-    },
-    None,
-}
-
 /// Translates an OpenAI chat request body; the error says what cannot be expressed.
 pub(super) fn translate(
     body: &[u8],
@@ -188,13 +129,14 @@ pub(super) fn translate(
         temperature: chat.temperature.map(|t| t.clamp(0.0, 1.0)),
         top_p: chat.top_p,
         metadata: chat.user.map(|user_id| Metadata { user_id }),
-        tools: tools(chat.tools)?,
+        tools: tools::tools(chat.tools)?,
         tool_choice: None,
         stream,
     };
+    let parallel = chat.parallel_tool_calls.unwrap_or(true);
+    let choice = tools::tool_choice(chat.tool_choice, !parallel)?;
     if !request.tools.is_empty() {
-        let parallel = chat.parallel_tool_calls.unwrap_or(true);
-        request.tool_choice = tool_choice(chat.tool_choice, !parallel)?;
+        request.tool_choice = choice;
     }
     if let Some(format) = chat.response_format {
         apply_response_format(&mut request, format)?;
@@ -216,73 +158,6 @@ fn check_expressible(chat: &ChatRequest<'_>) -> Result<(), String> {
         return Err("the legacy `functions` parameter is not supported; use `tools`".into());
     }
     Ok(())
-}
-
-fn tools(tools: Option<Vec<ChatTool<'_>>>) -> Result<Vec<ToolDef<'_>>, String> {
-    let tools = tools.unwrap_or_default();
-    let mut out = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.into_iter().enumerate() {
-        let function = match (tool.kind.as_ref(), tool.function) {
-            ("function", Some(function)) => function,
-            (kind, _) => {
-                return Err(format!(
-                    "tools[{i}]: only `function` tools are supported, not `{kind}`"
-                ))
-            }
-        };
-        if function.name == JSON_TOOL {
-            return Err(format!(
-                "tools[{i}]: the tool name `{JSON_TOOL}` is reserved"
-            ));
-        }
-        out.push(ToolDef {
-            name: function.name,
-            description: function.description,
-            input_schema: match function.parameters {
-                Some(schema) => Cow::Borrowed(schema),
-                None => Cow::Owned(empty_object_schema()?),
-            },
-        });
-    }
-    Ok(out)
-}
-
-fn empty_object_schema() -> Result<Box<RawValue>, String> {
-    RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_owned())
-        .map_err(|e| e.to_string())
-}
-
-fn tool_choice(
-    choice: Option<ChatToolChoice<'_>>,
-    disable_parallel_tool_use: bool,
-) -> Result<Option<ToolChoice<'_>>, String> {
-    let choice = match choice {
-        None => ToolChoice::Auto {
-            disable_parallel_tool_use,
-        },
-        Some(ChatToolChoice::Mode(mode)) => match mode.as_ref() {
-            "auto" => ToolChoice::Auto {
-                disable_parallel_tool_use,
-            },
-            "required" => ToolChoice::Any {
-                disable_parallel_tool_use,
-            },
-            "none" => ToolChoice::None,
-            other => return Err(format!("unknown `tool_choice` `{other}`")),
-        },
-        Some(ChatToolChoice::Function { function }) => ToolChoice::Tool {
-            name: function.name,
-            disable_parallel_tool_use,
-        },
-    };
-    // `auto` without options is Anthropic's default: leave it out.
-    let default = matches!(
-        choice,
-        ToolChoice::Auto {
-            disable_parallel_tool_use: false
-        }
-    );
-    Ok((!default).then_some(choice))
 }
 
 fn apply_response_format<'a>(

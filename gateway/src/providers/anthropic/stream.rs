@@ -17,8 +17,9 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::chunk::{write_event, Chunk, ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
 use super::error::{openai_error_body, ErrorDetail};
 use super::request::JSON_TOOL;
 use super::response::{finish_reason, unix_now, OpenAiUsage, WireUsage};
@@ -104,53 +105,6 @@ enum Block {
     /// The forced [`JSON_TOOL`] call: its input is the answer's content.
     JsonAnswer,
     Other,
-}
-
-#[derive(Serialize)]
-struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [ChunkChoice<'a>],
-    /// `null` on every chunk but the last when the client asked for usage, absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<Option<OpenAiUsage>>,
-}
-
-#[derive(Serialize)]
-struct ChunkChoice<'a> {
-    index: u32,
-    delta: Delta<'a>,
-    logprobs: Option<()>,
-    finish_reason: Option<&'a str>,
-}
-
-#[derive(Serialize, Default)]
-struct Delta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ToolCallDelta<'a> {
-    index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    function: FunctionDelta<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    arguments: &'a str,
 }
 
 /// The state of one translated stream.
@@ -327,13 +281,7 @@ impl Translator {
             choices,
             usage,
         };
-        let start = out.len();
-        out.extend_from_slice(b"data: ");
-        if serde_json::to_writer(&mut *out, &chunk).is_err() {
-            out.truncate(start);
-            return;
-        }
-        out.extend_from_slice(b"\n\n");
+        write_event(out, &chunk);
     }
 
     /// The usage so far: final once `message_delta` came, an estimate flagged as such before
