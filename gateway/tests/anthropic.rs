@@ -426,3 +426,41 @@ async fn requests_anthropic_cannot_serve_get_400_without_a_call() {
     assert_eq!(body_json(&down)["error"]["type"], "invalid_request_error");
     assert!(fake.seen().is_empty());
 }
+
+#[tokio::test]
+async fn generate_with_a_schema_uses_the_forced_json_tool() {
+    let fake = Fake::start(|_| json_answer(200, fixture("message_json_tool.json"))).await;
+    let gw = one_target(&fake);
+    let schema = json!({"type": "object", "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}}, "required": ["answer"]});
+    let request = json!({"model": "claude", "prompt": "Capital of {{ country }}?", "variables": {"country": "France"}, "schema": schema});
+    let mut down = promptgate::pipeline::downstream::BufferedDownstream::default();
+    let request = promptgate::pipeline::GatewayRequest {
+        started: std::time::Instant::now(),
+        route: promptgate::pipeline::ApiRoute::Generate,
+        method: http::Method::POST,
+        path: "/api/v1/generate".into(),
+        body: Bytes::from(request.to_string()),
+        trace_id: promptgate::trace_id::new_trace_id(),
+    };
+    promptgate::pipeline::handle(&gw, request, &mut down).await;
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
+    let body = body_json(&down);
+    assert_eq!(
+        body["output"],
+        json!({"answer": "Paris", "confidence": 0.98})
+    );
+    assert_eq!(body["metrics"]["tokens"]["prompt"], 849);
+    let sent = &fake.seen()[0].body;
+    assert_eq!(sent["tools"][0]["input_schema"], schema);
+    assert_eq!(sent["tool_choice"]["type"], "tool");
+    assert_eq!(sent["tool_choice"]["name"], sent["tools"][0]["name"]);
+    assert_eq!(
+        sent["messages"][0]["content"][0]["text"],
+        "Capital of France?"
+    );
+}

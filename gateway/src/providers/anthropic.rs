@@ -14,19 +14,20 @@
 //! Only `/v1/chat/completions` is served (`POST {base_url}/messages`); other endpoints, and
 //! requests Anthropic cannot express (`n` > 1, `logprobs`, audio, legacy `functions`), are
 //! refused with a 400 before anything is sent. What is translated, and how:
-//! - [`request`]: `system` / `developer` messages (wherever they appear) become the top-level
-//!   `system`; user and assistant turns (consecutive turns of one role merged); `image_url`
-//!   parts (`data:` URLs as base64 sources, http(s) URLs as `url` sources) and PDF `file`
-//!   parts; assistant `tool_calls` → `tool_use` blocks; `tool` messages → `tool_result`
-//!   blocks in one user turn; `tools`, `tool_choice`, `parallel_tool_calls`; `stop`;
-//!   `max_completion_tokens` / `max_tokens`; `temperature` (clamped to Anthropic's 0..1);
-//!   `top_p`; `user` → `metadata.user_id`; `response_format` (see [`request`]). Parameters
-//!   without an Anthropic equivalent (`seed`, penalties, `logit_bias`, `service_tier`,
-//!   `store`, `metadata`, `reasoning_effort`, ...) are ignored.
-//! - [`response`]: text blocks → `message.content`, `tool_use` → `tool_calls`, `stop_reason`
+//! - `request.rs` (with `messages.rs`, `content.rs` and `tools.rs`): `system` / `developer`
+//!   messages (wherever they appear) become the top-level `system`; user and assistant turns
+//!   (consecutive turns of one role merged); `image_url` parts (`data:` URLs as base64
+//!   sources, http(s) URLs as `url` sources) and PDF `file` parts; assistant `tool_calls` →
+//!   `tool_use` blocks; `tool` messages → `tool_result` blocks in one user turn; `tools`,
+//!   `tool_choice`, `parallel_tool_calls`; `stop`; `max_completion_tokens` / `max_tokens`;
+//!   `temperature` (clamped to Anthropic's 0..1); `top_p`; `user` → `metadata.user_id`;
+//!   `response_format` (a forced tool or an instruction, see `request.rs`). Parameters without
+//!   an Anthropic equivalent (`seed`, penalties, `logit_bias`, `service_tier`, `store`,
+//!   `metadata`, `reasoning_effort`, ...) are ignored.
+//! - `response.rs`: text blocks → `message.content`, `tool_use` → `tool_calls`, `stop_reason`
 //!   → `finish_reason`, usage with cache reads and writes counted as prompt tokens.
-//! - [`stream`]: the Messages event stream → `chat.completion.chunk` events.
-//! - [`error`]: Anthropic error bodies → OpenAI error bodies, statuses and retryability.
+//! - `stream.rs` (with `chunk.rs`): the Messages event stream → `chat.completion.chunk` events.
+//! - `error.rs`: Anthropic error bodies → OpenAI error bodies, statuses and retryability.
 
 mod chunk;
 mod content;

@@ -53,7 +53,7 @@ struct OpenAiError<'a> {
 }
 
 /// How one Anthropic error reads to an OpenAI client.
-pub(super) struct Mapped {
+struct Mapped {
     pub status: StatusCode,
     kind: &'static str,
     code: Option<&'static str>,
@@ -92,7 +92,7 @@ pub(super) fn openai_error_body(detail: &ErrorDetail<'_>) -> Bytes {
 }
 
 /// Classifies by the error type; an unknown type falls back to the status.
-pub(super) fn classify(status: Option<StatusCode>, detail: &ErrorDetail<'_>) -> Mapped {
+fn classify(status: Option<StatusCode>, detail: &ErrorDetail<'_>) -> Mapped {
     let mapped = |status: u16, kind, code, retryable| Mapped {
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
         kind,
