@@ -75,6 +75,8 @@ pub enum RawProvider {
     Mock(RawMockProvider),
     /// Azure OpenAI: the OpenAI wire format, addressed by deployment.
     Azure(RawAzureProvider),
+    /// Anthropic's Messages API (`POST {base_url}/messages`), translated from and to OpenAI.
+    Anthropic(RawAnthropicProvider),
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +114,38 @@ pub struct RawAzureProvider {
     pub deployments: BTreeMap<String, String>,
     #[serde(default)]
     pub timeouts: RawTimeouts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnthropicProvider {
+    /// Defaults to `https://api.anthropic.com/v1`; `${VAR}` and `${VAR:-default}` are expanded.
+    #[serde(default = "default_anthropic_base_url")]
+    pub base_url: String,
+    /// The environment variable holding the API key (sent as `x-api-key`).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The `anthropic-version` header.
+    #[serde(default = "default_anthropic_version")]
+    pub api_version: String,
+    /// `max_tokens` when the request sets neither `max_tokens` nor `max_completion_tokens`
+    /// (Anthropic requires one).
+    #[serde(default = "default_anthropic_max_tokens")]
+    pub default_max_tokens: u32,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+}
+
+fn default_anthropic_base_url() -> String {
+    "https://api.anthropic.com/v1".to_owned()
+}
+
+fn default_anthropic_version() -> String {
+    "2023-06-01".to_owned()
+}
+
+fn default_anthropic_max_tokens() -> u32 {
+    4096
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::env::expand;
 use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
+use crate::providers::anthropic::AnthropicProvider;
 use crate::providers::azure::AzureProvider;
 use crate::providers::mock::MockProvider;
 use crate::providers::openai::OpenAiProvider;
@@ -209,6 +210,9 @@ fn build_provider(
         RawProvider::Mock(mock) => Ok(Arc::new(MockProvider::new(name.to_owned(), mock))),
         RawProvider::Azure(azure) => Ok(Arc::new(AzureProvider::from_config(
             name, azure, clients, env,
+        )?)),
+        RawProvider::Anthropic(raw) => Ok(Arc::new(AnthropicProvider::from_config(
+            name, raw, clients, env,
         )?)),
         RawProvider::Openai(http) => {
             let base_url = expand(&http.base_url, env).map_err(|e| format!("base_url: {e}"))?;
