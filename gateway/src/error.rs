@@ -147,9 +147,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed { .. } => {
                 ("invalid_request_error", Some("method_not_allowed"), None)
             }
-            GatewayError::Unsupported(_) => {
-                ("invalid_request_error", Some("unsupported_endpoint"), None)
-            }
+            GatewayError::Unsupported(_) => ("invalid_request_error", Some("unsupported"), None),
             GatewayError::Upstream { status, .. } => match status.as_u16() {
                 401 => ("authentication_error", Some("invalid_api_key"), None),
                 403 => ("permission_error", None, None),

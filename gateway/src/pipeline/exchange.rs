@@ -21,8 +21,9 @@ use crate::upstream::body::BodyError;
 use crate::upstream::retry::retry_after;
 
 /// Upstream response headers worth passing to the client.
-const FORWARDED_HEADERS: [HeaderName; 3] = [
+const FORWARDED_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("request-id"),
     HeaderName::from_static("openai-processing-ms"),
     HeaderName::from_static("openai-version"),
 ];

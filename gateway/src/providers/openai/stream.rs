@@ -31,10 +31,11 @@ impl StreamTranslator for PassThrough {
         }
         if let Some(found) = Usage::from_stream_event(&event.data) {
             *usage = Some(found);
-            if self.strip_usage && is_usage_only_chunk(&event.data) {
+            if self.strip_usage && has_empty_choices(&event.data) {
                 return;
             }
-        } else {
+        } else if !has_empty_choices(&event.data) {
+            // Chunks with empty `choices` (Azure's prompt-filter results) carry no content.
             self.content_events += 1;
         }
         if self.strip_usage && self.endpoint.has_stream_usage_option() {
@@ -51,8 +52,8 @@ impl StreamTranslator for PassThrough {
     }
 }
 
-/// The final usage chunk of a chat stream has an empty `choices` array.
-fn is_usage_only_chunk(data: &[u8]) -> bool {
+/// The final usage chunk of a chat stream (and Azure's prompt-filter chunk) has empty `choices`.
+fn has_empty_choices(data: &[u8]) -> bool {
     memchr::memmem::find(data, b"\"choices\":[]").is_some()
         || memchr::memmem::find(data, b"\"choices\": []").is_some()
 }
