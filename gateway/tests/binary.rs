@@ -399,3 +399,21 @@ async fn other_v1_paths_pass_through_with_the_gateway_credentials() {
         "the client's key never reaches the upstream"
     );
 }
+
+#[tokio::test]
+async fn an_edited_config_file_is_picked_up_without_a_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &mock_config("before"));
+    let gw = Gateway::spawn(&config, &[]);
+    gw.wait_healthy().await;
+    std::fs::write(&config, mock_config("after")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, text) = http(gw.port, "POST", "/v1/chat/completions", CHAT).await.unwrap();
+        if text.contains("after") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the file change was not picked up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

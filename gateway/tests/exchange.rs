@@ -373,3 +373,37 @@ async fn bad_requests_get_openai_errors() {
         assert!(text.contains(needle), "{body}: {text}");
     }
 }
+
+#[tokio::test]
+async fn responses_api_is_relayed_and_accounted_whole_and_streamed() {
+    const WHOLE: &str = r#"{"id":"resp_1","object":"response","status":"completed","model":"m","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":11,"output_tokens":3,"output_tokens_details":{"reasoning_tokens":1},"total_tokens":14}}"#;
+    const STREAM: &str = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"usage\":null}}\n\n\
+event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n\
+event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":11,\"output_tokens\":3,\"total_tokens\":14}}}\n\n";
+    let upstream = Upstream::start(|_, req| {
+        if req.body.windows(13).any(|w| w == b"\"stream\":true") {
+            Reply::sse(vec![(Duration::ZERO, Bytes::from_static(STREAM.as_bytes()))])
+        } else {
+            Reply::json(200, WHOLE)
+        }
+    })
+    .await;
+    let yaml = format!(
+        "providers:\n  a: {{ type: openai, base_url: '{}' }}\nroutes:\n  - model: m\n    targets: [ {{ provider: a }} ]\nprices:\n  m: {{ input_per_million: 1.0, output_per_million: 1.0 }}\n",
+        upstream.base_url()
+    );
+    let gw = gateway(&yaml);
+    let (down, rec) = call(&gw, Endpoint::Responses, r#"{"model":"m","input":"hello"}"#).await;
+    assert_eq!(status(&down), 200);
+    assert_eq!(down.body(), WHOLE.as_bytes());
+    let usage = rec.usage.unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens), (11, 3, 1));
+    assert_eq!(upstream.requests()[0].path, "/v1/responses");
+
+    let (down, rec) = call(&gw, Endpoint::Responses, r#"{"model":"m","input":"hello","stream":true}"#).await;
+    assert_eq!(String::from_utf8(down.body()).unwrap(), STREAM, "events pass through unchanged");
+    let usage = rec.usage.unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.estimated), (11, 3, false));
+    let sent: serde_json::Value = serde_json::from_slice(&upstream.requests()[1].body).unwrap();
+    assert!(sent.get("stream_options").is_none(), "the Responses API has no stream_options");
+}
