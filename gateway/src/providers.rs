@@ -5,6 +5,7 @@
 //! a [`StreamTranslator`]. Adding a wire format (Anthropic, Gemini, Azure) is one new folder
 //! implementing this trait plus one arm in `config::snapshot`.
 
+pub mod gemini;
 pub mod mock;
 pub mod openai;
 

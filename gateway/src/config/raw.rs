@@ -73,6 +73,8 @@ pub enum RawProvider {
     Openai(RawHttpProvider),
     /// The built-in deterministic provider; needs no network and no key.
     Mock(RawMockProvider),
+    /// Google's Gemini API, translated to and from the OpenAI shape.
+    Gemini(RawGeminiProvider),
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +90,25 @@ pub struct RawHttpProvider {
     /// Speak HTTP/2 without TLS negotiation (h2c), e.g. for a vLLM behind an h2c proxy.
     #[serde(default)]
     pub http2_prior_knowledge: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeminiProvider {
+    /// Defaults to `https://generativelanguage.googleapis.com/v1beta`; `${VAR}` and
+    /// `${VAR:-default}` are expanded.
+    #[serde(default = "default_gemini_base_url")]
+    pub base_url: String,
+    /// The environment variable holding the API key (never the key itself), sent as
+    /// `x-goog-api-key`.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+}
+
+fn default_gemini_base_url() -> String {
+    "https://generativelanguage.googleapis.com/v1beta".to_owned()
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
