@@ -69,8 +69,9 @@ impl Gateway {
     async fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok((status, _)) = http(self.admin, "GET", "/healthz", "").await {
-                if status == 200 {
+            // Both listeners must be up: the admin one answers, the API one accepts.
+            if let Ok((200, _)) = http(self.admin, "GET", "/healthz", "").await {
+                if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
                     return;
                 }
             }
@@ -409,11 +410,16 @@ async fn an_edited_config_file_is_picked_up_without_a_signal() {
     std::fs::write(&config, mock_config("after")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, text) = http(gw.port, "POST", "/v1/chat/completions", CHAT).await.unwrap();
+        let (_, text) = http(gw.port, "POST", "/v1/chat/completions", CHAT)
+            .await
+            .unwrap();
         if text.contains("after") {
             break;
         }
-        assert!(Instant::now() < deadline, "the file change was not picked up");
+        assert!(
+            Instant::now() < deadline,
+            "the file change was not picked up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -382,7 +382,10 @@ event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\
 event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":11,\"output_tokens\":3,\"total_tokens\":14}}}\n\n";
     let upstream = Upstream::start(|_, req| {
         if req.body.windows(13).any(|w| w == b"\"stream\":true") {
-            Reply::sse(vec![(Duration::ZERO, Bytes::from_static(STREAM.as_bytes()))])
+            Reply::sse(vec![(
+                Duration::ZERO,
+                Bytes::from_static(STREAM.as_bytes()),
+            )])
         } else {
             Reply::json(200, WHOLE)
         }
@@ -397,13 +400,39 @@ event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{
     assert_eq!(status(&down), 200);
     assert_eq!(down.body(), WHOLE.as_bytes());
     let usage = rec.usage.unwrap();
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens), (11, 3, 1));
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.reasoning_tokens
+        ),
+        (11, 3, 1)
+    );
     assert_eq!(upstream.requests()[0].path, "/v1/responses");
 
-    let (down, rec) = call(&gw, Endpoint::Responses, r#"{"model":"m","input":"hello","stream":true}"#).await;
-    assert_eq!(String::from_utf8(down.body()).unwrap(), STREAM, "events pass through unchanged");
+    let (down, rec) = call(
+        &gw,
+        Endpoint::Responses,
+        r#"{"model":"m","input":"hello","stream":true}"#,
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8(down.body()).unwrap(),
+        STREAM,
+        "events pass through unchanged"
+    );
     let usage = rec.usage.unwrap();
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.estimated), (11, 3, false));
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.estimated
+        ),
+        (11, 3, false)
+    );
     let sent: serde_json::Value = serde_json::from_slice(&upstream.requests()[1].body).unwrap();
-    assert!(sent.get("stream_options").is_none(), "the Responses API has no stream_options");
+    assert!(
+        sent.get("stream_options").is_none(),
+        "the Responses API has no stream_options"
+    );
 }

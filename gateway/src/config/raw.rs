@@ -77,6 +77,8 @@ pub enum RawProvider {
     Azure(RawAzureProvider),
     /// Anthropic's Messages API (`POST {base_url}/messages`), translated from and to OpenAI.
     Anthropic(RawAnthropicProvider),
+    /// Google's Gemini API, translated to and from the OpenAI shape.
+    Gemini(RawGeminiProvider),
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +148,24 @@ fn default_anthropic_version() -> String {
 
 fn default_anthropic_max_tokens() -> u32 {
     4096
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeminiProvider {
+    /// Defaults to `https://generativelanguage.googleapis.com/v1beta`; `${VAR}` and
+    /// `${VAR:-default}` are expanded.
+    #[serde(default = "default_gemini_base_url")]
+    pub base_url: String,
+    /// The environment variable holding the API key (never the key itself), sent as
+    /// `x-goog-api-key`.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+}
+fn default_gemini_base_url() -> String {
+    "https://generativelanguage.googleapis.com/v1beta".to_owned()
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -11,6 +11,7 @@ use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
 use crate::providers::anthropic::AnthropicProvider;
 use crate::providers::azure::AzureProvider;
+use crate::providers::gemini::GeminiProvider;
 use crate::providers::mock::MockProvider;
 use crate::providers::openai::OpenAiProvider;
 use crate::providers::{Provider, Timeouts};
@@ -214,6 +215,38 @@ fn build_provider(
         RawProvider::Anthropic(raw) => Ok(Arc::new(AnthropicProvider::from_config(
             name, raw, clients, env,
         )?)),
+        RawProvider::Gemini(gemini) => {
+            let base_url = expand(&gemini.base_url, env).map_err(|e| format!("base_url: {e}"))?;
+            let api_key = match &gemini.api_key_env {
+                Some(var) => match env(var).filter(|k| !k.is_empty()) {
+                    Some(key) => Some(key),
+                    None => {
+                        tracing::warn!(provider = name, variable = %var, "API key variable is not set; calling without a key");
+                        None
+                    }
+                },
+                None => None,
+            };
+            let t = gemini.timeouts;
+            if t.connect_ms == 0 || t.first_byte_ms == 0 || t.idle_ms == 0 {
+                return Err("timeouts must be greater than 0".into());
+            }
+            let client = clients.client(ClientKey {
+                connect_timeout_ms: t.connect_ms,
+                http2_prior_knowledge: false,
+            })?;
+            let timeouts = Timeouts {
+                first_byte: Duration::from_millis(t.first_byte_ms),
+                idle: Duration::from_millis(t.idle_ms),
+            };
+            Ok(Arc::new(GeminiProvider::new(
+                name.to_owned(),
+                &base_url,
+                api_key,
+                client,
+                timeouts,
+            )?))
+        }
         RawProvider::Openai(http) => {
             let base_url = expand(&http.base_url, env).map_err(|e| format!("base_url: {e}"))?;
             let api_key = match &http.api_key_env {
