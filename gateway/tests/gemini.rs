@@ -418,7 +418,7 @@ async fn requests_gemini_cannot_express_never_reach_it() {
     )
     .await;
     assert_eq!(status(&down), 400);
-    assert_eq!(body_json(&down)["error"]["code"], "unsupported_endpoint");
+    assert_eq!(body_json(&down)["error"]["code"], "unsupported");
     assert_eq!(up.count(), 0);
 }
 
