@@ -3,6 +3,7 @@
 //! it in atomically ([`watch`]).
 
 pub mod env;
+pub mod http_provider;
 pub mod load;
 pub mod raw;
 pub mod snapshot;

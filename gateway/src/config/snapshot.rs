@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::env::expand;
+use super::http_provider::{secret, HttpProviderSettings};
 use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
 use crate::providers::anthropic::AnthropicProvider;
@@ -14,8 +14,8 @@ use crate::providers::azure::AzureProvider;
 use crate::providers::gemini::GeminiProvider;
 use crate::providers::mock::MockProvider;
 use crate::providers::openai::OpenAiProvider;
-use crate::providers::{Provider, Timeouts};
-use crate::upstream::client::{ClientFactory, ClientKey};
+use crate::providers::Provider;
+use crate::upstream::client::ClientFactory;
 use crate::upstream::retry::RetryPolicy;
 
 /// Everything a request needs, pinned for its whole life.
@@ -216,67 +216,43 @@ fn build_provider(
             name, raw, clients, env,
         )?)),
         RawProvider::Gemini(gemini) => {
-            let base_url = expand(&gemini.base_url, env).map_err(|e| format!("base_url: {e}"))?;
-            let api_key = match &gemini.api_key_env {
-                Some(var) => match env(var).filter(|k| !k.is_empty()) {
-                    Some(key) => Some(key),
-                    None => {
-                        tracing::warn!(provider = name, variable = %var, "API key variable is not set; calling without a key");
-                        None
-                    }
-                },
-                None => None,
-            };
-            let t = gemini.timeouts;
-            if t.connect_ms == 0 || t.first_byte_ms == 0 || t.idle_ms == 0 {
-                return Err("timeouts must be greater than 0".into());
-            }
-            let client = clients.client(ClientKey {
-                connect_timeout_ms: t.connect_ms,
-                http2_prior_knowledge: false,
-            })?;
-            let timeouts = Timeouts {
-                first_byte: Duration::from_millis(t.first_byte_ms),
-                idle: Duration::from_millis(t.idle_ms),
-            };
+            let http = HttpProviderSettings::resolve(
+                &gemini.base_url,
+                gemini.timeouts,
+                false,
+                clients,
+                env,
+            )?;
+            let api_key = gemini
+                .api_key_env
+                .as_deref()
+                .and_then(|var| secret(name, var, env));
             Ok(Arc::new(GeminiProvider::new(
                 name.to_owned(),
-                &base_url,
+                &http.base_url,
                 api_key,
-                client,
-                timeouts,
+                http.client,
+                http.timeouts,
             )?))
         }
-        RawProvider::Openai(http) => {
-            let base_url = expand(&http.base_url, env).map_err(|e| format!("base_url: {e}"))?;
-            let api_key = match &http.api_key_env {
-                Some(var) => match env(var).filter(|k| !k.is_empty()) {
-                    Some(key) => Some(key),
-                    None => {
-                        tracing::warn!(provider = name, variable = %var, "API key variable is not set; calling without a key");
-                        None
-                    }
-                },
-                None => None,
-            };
-            let t = http.timeouts;
-            if t.connect_ms == 0 || t.first_byte_ms == 0 || t.idle_ms == 0 {
-                return Err("timeouts must be greater than 0".into());
-            }
-            let client = clients.client(ClientKey {
-                connect_timeout_ms: t.connect_ms,
-                http2_prior_knowledge: http.http2_prior_knowledge,
-            })?;
-            let timeouts = Timeouts {
-                first_byte: Duration::from_millis(t.first_byte_ms),
-                idle: Duration::from_millis(t.idle_ms),
-            };
+        RawProvider::Openai(raw) => {
+            let http = HttpProviderSettings::resolve(
+                &raw.base_url,
+                raw.timeouts,
+                raw.http2_prior_knowledge,
+                clients,
+                env,
+            )?;
+            let api_key = raw
+                .api_key_env
+                .as_deref()
+                .and_then(|var| secret(name, var, env));
             Ok(Arc::new(OpenAiProvider::new(
                 name.to_owned(),
-                &base_url,
+                &http.base_url,
                 api_key,
-                client,
-                timeouts,
+                http.client,
+                http.timeouts,
             )?))
         }
     }

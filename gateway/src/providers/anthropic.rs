@@ -42,8 +42,6 @@ mod tools;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT};
@@ -53,9 +51,9 @@ use super::{
     AttemptError, Endpoint, Provider, ProviderCall, ProviderResponse, StreamTranslator, Timeouts,
     UpstreamError,
 };
-use crate::config::env::expand;
+use crate::config::http_provider::{secret, sensitive_header, HttpProviderSettings};
 use crate::config::raw::RawAnthropicProvider;
-use crate::upstream::client::{ClientFactory, ClientKey};
+use crate::upstream::client::ClientFactory;
 use crate::upstream::http::{traceparent, HttpEndpoint};
 
 const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -78,21 +76,12 @@ impl AnthropicProvider {
         clients: &ClientFactory,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
-        let base_url = expand(&raw.base_url, env).map_err(|e| format!("base_url: {e}"))?;
-        let api_key = match &raw.api_key_env {
-            Some(var) => match env(var).filter(|k| !k.is_empty()) {
-                Some(key) => {
-                    let mut value = HeaderValue::from_str(&key).map_err(|_| {
-                        "the API key contains characters not allowed in a header".to_owned()
-                    })?;
-                    value.set_sensitive(true);
-                    Some(value)
-                }
-                None => {
-                    tracing::warn!(provider = name, variable = %var, "API key variable is not set; calling without a key");
-                    None
-                }
-            },
+        let api_key = match raw
+            .api_key_env
+            .as_deref()
+            .and_then(|var| secret(name, var, env))
+        {
+            Some(key) => Some(sensitive_header(API_KEY, key)?.1),
             None => None,
         };
         let version = HeaderValue::from_str(&raw.api_version)
@@ -100,20 +89,10 @@ impl AnthropicProvider {
         if raw.default_max_tokens == 0 {
             return Err("default_max_tokens must be greater than 0".into());
         }
-        let t = raw.timeouts;
-        if t.connect_ms == 0 || t.first_byte_ms == 0 || t.idle_ms == 0 {
-            return Err("timeouts must be greater than 0".into());
-        }
-        let client = clients.client(ClientKey {
-            connect_timeout_ms: t.connect_ms,
-            http2_prior_knowledge: false,
-        })?;
-        let timeouts = Timeouts {
-            first_byte: Duration::from_millis(t.first_byte_ms),
-            idle: Duration::from_millis(t.idle_ms),
-        };
+        let http = HttpProviderSettings::resolve(&raw.base_url, raw.timeouts, false, clients, env)?;
+        let timeouts = http.timeouts;
         // No passthrough credentials: Anthropic's other endpoints are not OpenAI's.
-        let endpoint = HttpEndpoint::new(&base_url, client, timeouts.first_byte, None)?;
+        let endpoint = HttpEndpoint::new(&http.base_url, http.client, timeouts.first_byte, None)?;
         Ok(AnthropicProvider {
             name: name.to_owned(),
             endpoint,

@@ -39,17 +39,15 @@
 pub mod error;
 pub mod request;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use http::StatusCode;
 
 use super::{AttemptError, Provider, ProviderCall, ProviderResponse, Timeouts, UpstreamError};
-use crate::config::env::expand;
+use crate::config::http_provider::{secret, sensitive_header, HttpProviderSettings};
 use crate::config::raw::RawAzureProvider;
-use crate::upstream::client::{ClientFactory, ClientKey};
+use crate::upstream::client::ClientFactory;
 use crate::upstream::http::{traceparent, HttpEndpoint};
 use request::Deployments;
 
@@ -73,7 +71,8 @@ impl AzureProvider {
         clients: &ClientFactory,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
-        let base_url = expand(&raw.base_url, env).map_err(|e| format!("base_url: {e}"))?;
+        let http = HttpProviderSettings::resolve(&raw.base_url, raw.timeouts, false, clients, env)?;
+        let base_url = &http.base_url;
         let path = base_url.trim_end_matches('/');
         if path.ends_with("/openai") || path.ends_with("/openai/v1") {
             return Err(format!(
@@ -85,10 +84,10 @@ impl AzureProvider {
                 return Err("set api_key_env or bearer_token_env, not both".into());
             }
             (Some(var), None) => secret(name, var, env)
-                .map(|key| sensitive(HeaderName::from_static("api-key"), key))
+                .map(|key| sensitive_header(HeaderName::from_static("api-key"), key))
                 .transpose()?,
             (None, Some(var)) => secret(name, var, env)
-                .map(|token| sensitive(AUTHORIZATION, format!("Bearer {token}")))
+                .map(|token| sensitive_header(AUTHORIZATION, format!("Bearer {token}")))
                 .transpose()?,
             (None, None) => None,
         };
@@ -98,42 +97,15 @@ impl AzureProvider {
         {
             tracing::warn!(provider = name, api_version = %raw.api_version, "this API version rejects the stream_options the gateway adds to streamed requests; use 2024-10-21 or later");
         }
-        let t = raw.timeouts;
-        if t.connect_ms == 0 || t.first_byte_ms == 0 || t.idle_ms == 0 {
-            return Err("timeouts must be greater than 0".into());
-        }
-        let client = clients.client(ClientKey {
-            connect_timeout_ms: t.connect_ms,
-            http2_prior_knowledge: false,
-        })?;
-        let timeouts = Timeouts {
-            first_byte: Duration::from_millis(t.first_byte_ms),
-            idle: Duration::from_millis(t.idle_ms),
-        };
+        let timeouts = http.timeouts;
         Ok(AzureProvider {
             name: name.to_owned(),
-            endpoint: HttpEndpoint::new(&base_url, client, timeouts.first_byte, None)?,
+            endpoint: HttpEndpoint::new(base_url, http.client, timeouts.first_byte, None)?,
             auth,
             deployments,
             timeouts,
         })
     }
-}
-
-/// The value of a secret's environment variable; unset or empty calls without it.
-fn secret(provider: &str, var: &str, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
-    let value = env(var).filter(|v| !v.is_empty());
-    if value.is_none() {
-        tracing::warn!(provider, variable = %var, "credential variable is not set; calling without credentials");
-    }
-    value
-}
-
-fn sensitive(name: HeaderName, value: String) -> Result<(HeaderName, HeaderValue), String> {
-    let mut value = HeaderValue::try_from(value)
-        .map_err(|_| "the credential contains characters not allowed in a header".to_owned())?;
-    value.set_sensitive(true);
-    Ok((name, value))
 }
 
 #[async_trait]
