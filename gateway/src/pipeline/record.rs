@@ -1,8 +1,7 @@
 //! What the gateway learned about one request, recorded once when it ends.
 
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::openai::usage::Usage;
 use crate::tenants::VirtualKey;
