@@ -38,6 +38,19 @@ pub enum GatewayError {
     OutputInvalid(String),
     #[error("Internal gateway error: {0}")]
     Internal(String),
+    /// No `Authorization: Bearer` key, or one that matches no virtual key.
+    #[error("Incorrect API key provided.")]
+    InvalidApiKey,
+    #[error("The model `{0}` is not allowed for this API key.")]
+    ModelNotAllowed(String),
+    #[error("Rate limit reached for key `{key}` on {limit}. Please try again in {retry_after}s.")]
+    RateLimited {
+        key: String,
+        limit: &'static str,
+        retry_after: u64,
+    },
+    #[error("Key `{key}` has exceeded its {period} budget.")]
+    QuotaExceeded { key: String, period: &'static str },
 }
 
 #[derive(Serialize)]
@@ -85,6 +98,11 @@ impl GatewayError {
             }
             GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            GatewayError::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
+            GatewayError::RateLimited { .. } | GatewayError::QuotaExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
@@ -102,6 +120,10 @@ impl GatewayError {
             GatewayError::UpstreamTimeout(_) => "upstream_timeout",
             GatewayError::OutputInvalid(_) => "output_invalid",
             GatewayError::Internal(_) => "internal",
+            GatewayError::InvalidApiKey => "invalid_api_key",
+            GatewayError::ModelNotAllowed(_) => "model_not_allowed",
+            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::QuotaExceeded { .. } => "insufficient_quota",
         }
     }
 
@@ -162,6 +184,16 @@ impl GatewayError {
                 ("server_error", Some("output_schema_mismatch"), None)
             }
             GatewayError::Internal(_) => ("server_error", None, None),
+            GatewayError::InvalidApiKey => ("invalid_request_error", Some("invalid_api_key"), None),
+            GatewayError::ModelNotAllowed(_) => {
+                ("permission_error", Some("model_not_allowed"), Some("model"))
+            }
+            GatewayError::RateLimited { .. } => {
+                ("rate_limit_error", Some("rate_limit_exceeded"), None)
+            }
+            GatewayError::QuotaExceeded { .. } => {
+                ("insufficient_quota", Some("insufficient_quota"), None)
+            }
         }
     }
 }
@@ -252,6 +284,17 @@ mod tests {
             GatewayError::UpstreamTimeout("x".into()),
             GatewayError::OutputInvalid("x".into()),
             GatewayError::Internal("x".into()),
+            GatewayError::InvalidApiKey,
+            GatewayError::ModelNotAllowed("m".into()),
+            GatewayError::RateLimited {
+                key: "k".into(),
+                limit: "rpm",
+                retry_after: 1,
+            },
+            GatewayError::QuotaExceeded {
+                key: "k".into(),
+                period: "daily",
+            },
         ];
         for err in all {
             let body = parse(&err);

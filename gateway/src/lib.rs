@@ -14,5 +14,6 @@ pub mod openai;
 pub mod pipeline;
 pub mod providers;
 pub mod server;
+pub mod tenants;
 pub mod trace_id;
 pub mod upstream;

@@ -9,6 +9,7 @@ use prometheus::{
 };
 
 use crate::pipeline::record::RequestRecord;
+use crate::tenants::limiter::LimiterMetrics;
 
 pub struct Metrics {
     registry: Registry,
@@ -28,6 +29,8 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     genai_duration: HistogramVec,
     genai_tokens: HistogramVec,
+    /// Virtual-key limits ([`crate::tenants`]).
+    pub tenants: LimiterMetrics,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -176,6 +179,7 @@ impl Metrics {
         ] {
             registry.register(c)?;
         }
+        let tenants = LimiterMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             requests,
@@ -194,6 +198,7 @@ impl Metrics {
             config_reloads,
             genai_duration,
             genai_tokens,
+            tenants,
         })
     }
 

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod record;
 pub mod respond;
 pub mod stream;
+pub mod tenant;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,12 +15,13 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::Method;
+use http::{HeaderValue, Method};
 
 use crate::config::Snapshot;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::providers::Endpoint;
+use crate::tenants::limiter::Limiter;
 use crate::upstream::client::ClientFactory;
 use crate::upstream::retry::RetryBudget;
 use downstream::Downstream;
@@ -32,6 +34,8 @@ pub struct Gateway {
     pub metrics: Metrics,
     pub clients: Arc<ClientFactory>,
     ready: AtomicBool,
+    /// Virtual-key rate limits and budgets; outlives config reloads.
+    pub limiter: Limiter,
 }
 
 impl Gateway {
@@ -39,12 +43,15 @@ impl Gateway {
         let metrics = Metrics::new()?;
         metrics.set_config_version(&snapshot.version);
         let budget = RetryBudget::new(snapshot.budget_ratio, snapshot.min_retries_per_second);
+        let limiter = Limiter::default();
+        limiter.set_redis(snapshot.redis_url.as_deref());
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             budget: ArcSwap::from_pointee(budget),
             metrics,
             clients,
             ready: AtomicBool::new(true),
+            limiter,
         })
     }
 
@@ -64,6 +71,7 @@ impl Gateway {
                 snapshot.min_retries_per_second,
             )));
         }
+        self.limiter.set_redis(snapshot.redis_url.as_deref());
         self.metrics.set_config_version(&snapshot.version);
         self.snapshot.store(Arc::new(snapshot));
     }
@@ -181,6 +189,8 @@ pub struct GatewayRequest {
     pub path: String,
     pub body: Bytes,
     pub trace_id: String,
+    /// The client's `Authorization` header (a virtual key), marked sensitive.
+    pub authorization: Option<HeaderValue>,
 }
 
 /// Runs one request to completion and returns what it recorded.
@@ -191,6 +201,13 @@ pub async fn handle<D: Downstream>(
 ) -> RequestRecord {
     let snapshot = gw.snapshot();
     let mut rec = RequestRecord::new(req.started, req.trace_id.clone(), req.route.label());
+    match tenant::admit(gw, &snapshot, &req).await {
+        Ok(key) => rec.tenant = key,
+        Err(refusal) => {
+            respond::error(down, &mut rec, &refusal.error, refusal.retry_after).await;
+            return rec;
+        }
+    }
     let result = match &req.route {
         ApiRoute::Llm(endpoint) => {
             gw.budget().deposit();
@@ -221,6 +238,7 @@ pub async fn handle<D: Downstream>(
     if let Err(err) = result {
         respond::error(down, &mut rec, &err, None).await;
     }
+    tenant::settle(gw, &rec).await;
     rec
 }
 

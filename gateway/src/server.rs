@@ -53,7 +53,18 @@ impl ProxyHttp for GatewayProxy {
         let path = header.uri.path().to_owned();
         let gw = &self.gateway;
         gw.metrics.inflight.inc();
-        if route == ApiRoute::Passthrough {
+        let mut authorization = header.headers.get(http::header::AUTHORIZATION).cloned();
+        if let Some(v) = authorization.as_mut() {
+            v.set_sensitive(true);
+        }
+        // Unauthenticated passthrough requests go to the pipeline, which refuses them.
+        let authorized = || {
+            gw.snapshot()
+                .tenants
+                .authenticate(authorization.as_ref().map(|v| v.as_bytes()))
+                .is_ok()
+        };
+        if route == ApiRoute::Passthrough && authorized() {
             if let Some(base) = passthrough_base(gw) {
                 let mut rec = RequestRecord::new(started, trace_id, route.label());
                 rec.route = Some("passthrough".into());
@@ -85,6 +96,7 @@ impl ProxyHttp for GatewayProxy {
             path,
             body,
             trace_id,
+            authorization,
         };
         let rec = pipeline::handle(gw, request, &mut PingoraDownstream { session }).await;
         if rec.client_disconnected {

@@ -20,6 +20,41 @@ pub struct RawConfig {
     /// USD prices per million tokens, keyed by the upstream model name.
     #[serde(default)]
     pub prices: BTreeMap<String, RawPrice>,
+    /// Client authentication; see [`crate::tenants`].
+    #[serde(default)]
+    pub auth: RawAuth,
+    /// Virtual keys with their limits; see [`crate::tenants`].
+    #[serde(default)]
+    pub virtual_keys: Vec<RawVirtualKey>,
+    /// Redis shared by replicas for rate limits and budgets, e.g. `redis://host:6379`.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Refuse requests without a valid virtual key even when none is configured.
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVirtualKey {
+    pub name: String,
+    /// Hex SHA-256 of the key; the key itself never appears in config.
+    pub key_sha256: String,
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
+    #[serde(default)]
+    pub rpm: Option<u64>,
+    #[serde(default)]
+    pub tpm: Option<u64>,
+    #[serde(default)]
+    pub budget_usd_per_day: Option<f64>,
+    #[serde(default)]
+    pub budget_usd_per_month: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::env::expand;
 use super::http_provider::{secret, HttpProviderSettings};
 use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
@@ -15,6 +16,7 @@ use crate::providers::gemini::GeminiProvider;
 use crate::providers::mock::MockProvider;
 use crate::providers::openai::OpenAiProvider;
 use crate::providers::Provider;
+use crate::tenants::Tenants;
 use crate::upstream::client::ClientFactory;
 use crate::upstream::retry::RetryPolicy;
 
@@ -32,6 +34,10 @@ pub struct Snapshot {
     providers: Vec<Arc<dyn Provider>>,
     /// The `GET /v1/models` body, built once.
     pub models_body: Bytes,
+    /// Virtual keys and whether requests must authenticate.
+    pub tenants: Tenants,
+    /// Redis for limits shared across replicas.
+    pub redis_url: Option<String>,
 }
 
 pub struct Route {
@@ -176,6 +182,15 @@ pub fn compile(
             check_price(price).map_err(|e| format!("prices.{model}: {e}"))?,
         );
     }
+    let tenants = Tenants::compile(&raw.auth, &raw.virtual_keys)?;
+    let redis_url = match &raw.redis_url {
+        Some(url) => {
+            let url = expand(url, &env).map_err(|e| format!("redis_url: {e}"))?;
+            redis::Client::open(url.as_str()).map_err(|e| format!("redis_url: {e}"))?;
+            Some(url)
+        }
+        None => None,
+    };
     let mut names: Vec<&str> = routes.keys().map(String::as_str).collect();
     names.sort_unstable();
     let models_body = models_list_body(&names);
@@ -198,6 +213,8 @@ pub fn compile(
         prices,
         providers: provider_list,
         models_body,
+        tenants,
+        redis_url,
     })
 }
 

@@ -124,6 +124,11 @@ pub async fn send_with_retries<'s>(
         error,
         retry_after: None,
     };
+    if let Some(key) = &rec.tenant {
+        if !key.allows(&prepared.model) {
+            return Err(fail(GatewayError::ModelNotAllowed(prepared.model.clone())));
+        }
+    }
     let route = snapshot
         .route(&prepared.model)
         .ok_or_else(|| fail(GatewayError::ModelNotFound(prepared.model.clone())))?;

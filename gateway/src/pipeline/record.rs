@@ -1,8 +1,10 @@
 //! What the gateway learned about one request, recorded once when it ends.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::openai::usage::Usage;
+use crate::tenants::VirtualKey;
 
 #[derive(Debug)]
 pub struct RequestRecord {
@@ -21,6 +23,8 @@ pub struct RequestRecord {
     pub time_to_first_token: Option<Duration>,
     pub error: Option<&'static str>,
     pub client_disconnected: bool,
+    /// The virtual key the request authenticated with, if auth is on.
+    pub tenant: Option<Arc<VirtualKey>>,
 }
 
 impl RequestRecord {
@@ -40,6 +44,7 @@ impl RequestRecord {
             time_to_first_token: None,
             error: None,
             client_disconnected: false,
+            tenant: None,
         }
     }
 }

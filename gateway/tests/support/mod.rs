@@ -204,6 +204,17 @@ pub async fn call_with(
     gw: &Gateway,
     endpoint: Endpoint,
     body: impl Into<Bytes>,
+    down: BufferedDownstream,
+) -> (BufferedDownstream, RequestRecord) {
+    call_as(gw, endpoint, body, None, down).await
+}
+
+/// Like [`call_with`], with an `Authorization: Bearer <key>` header when `key` is set.
+pub async fn call_as(
+    gw: &Gateway,
+    endpoint: Endpoint,
+    body: impl Into<Bytes>,
+    key: Option<&str>,
     mut down: BufferedDownstream,
 ) -> (BufferedDownstream, RequestRecord) {
     let request = GatewayRequest {
@@ -213,6 +224,7 @@ pub async fn call_with(
         path: endpoint.path().to_owned(),
         body: body.into(),
         trace_id: promptgate::trace_id::new_trace_id(),
+        authorization: key.map(|k| http::HeaderValue::from_str(&format!("Bearer {k}")).unwrap()),
     };
     let rec = handle(gw, request, &mut down).await;
     (down, rec)
