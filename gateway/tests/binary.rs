@@ -3,135 +3,15 @@
 
 mod support;
 
-use std::net::TcpListener as StdListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use support::process::{http, read_response, GatewayProcess as Gateway};
 use support::{Reply, Upstream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Gateway {
-    child: Child,
-    port: u16,
-    admin: u16,
-}
-
-impl Gateway {
-    fn spawn(config: &Path, extra: &[&str]) -> Gateway {
-        Self::spawn_on(config, free_port(), free_port(), extra)
-    }
-
-    fn spawn_on(config: &Path, port: u16, admin: u16, extra: &[&str]) -> Gateway {
-        Self::spawn_with_env(config, port, admin, extra, &[])
-    }
-
-    fn spawn_with_env(
-        config: &Path,
-        port: u16,
-        admin: u16,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> Gateway {
-        let sock = std::env::temp_dir().join(format!("promptgate-test-{port}.sock"));
-        let child = Command::new(env!("CARGO_BIN_EXE_promptgate"))
-            .arg("--config")
-            .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
-            .args(["--upgrade-sock", sock.to_str().unwrap()])
-            .args(if extra.contains(&"--config-poll-ms") {
-                &[][..]
-            } else {
-                &["--config-poll-ms", "100"][..]
-            })
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Gateway { child, port, admin }
-    }
-
-    async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            // Both listeners must be up: the admin one answers, the API one accepts.
-            if let Ok((200, _)) = http(self.admin, "GET", "/healthz", "").await {
-                if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("gateway did not become healthy");
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name}");
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns the status and the body.
-async fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    read_response(&mut stream).await
-}
-
-async fn read_response<S: tokio::io::AsyncRead + Unpin>(
-    stream: &mut S,
-) -> std::io::Result<(u16, String)> {
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status in {text:?}")))?;
-    Ok((status, text))
-}
 
 fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("promptgate.yaml");
@@ -163,8 +43,7 @@ async fn sigterm_drains_an_in_flight_stream_then_exits() {
         dir.path(),
         &format!("providers:\n  up: {{ type: openai, base_url: '{}' }}\ndefault_route:\n  targets: [ {{ provider: up }} ]\n", upstream.base_url()),
     );
-    let mut gw = Gateway::spawn(&config, &[]);
-    gw.wait_healthy().await;
+    let mut gw = Gateway::spawn(&config, &[]).await;
     let port = gw.port;
     let stream = tokio::spawn(async move {
         http(
@@ -197,8 +76,7 @@ async fn sighup_reloads_and_an_invalid_file_keeps_the_old_config() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock_config("first"));
     // Poll rarely so that this test exercises SIGHUP, not the file watcher.
-    let gw = Gateway::spawn(&config, &["--config-poll-ms", "600000"]);
-    gw.wait_healthy().await;
+    let gw = Gateway::spawn(&config, &["--config-poll-ms", "600000"]).await;
     let (_, text) = http(gw.port, "POST", "/v1/chat/completions", CHAT)
         .await
         .unwrap();
@@ -242,8 +120,7 @@ async fn sighup_reloads_and_an_invalid_file_keeps_the_old_config() {
 async fn oversized_bodies_get_413_and_admin_endpoints_answer() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock_config("ok"));
-    let gw = Gateway::spawn(&config, &[]);
-    gw.wait_healthy().await;
+    let gw = Gateway::spawn(&config, &[]).await;
     let big = format!(
         r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
         "x".repeat(8192)
@@ -287,7 +164,8 @@ async fn terminates_tls_with_the_configured_certificate() {
             "--tls-key",
             key_path.to_str().unwrap(),
         ],
-    );
+    )
+    .await;
     gw.wait_healthy().await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.cert.der().clone()).unwrap();
@@ -316,8 +194,7 @@ async fn terminates_tls_with_the_configured_certificate() {
 async fn graceful_upgrade_hands_over_the_listener_without_dropping_requests() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock_config("old"));
-    let mut old = Gateway::spawn(&config, &[]);
-    old.wait_healthy().await;
+    let mut old = Gateway::spawn(&config, &[]).await;
     let (port, admin) = (old.port, old.admin);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
@@ -335,7 +212,7 @@ async fn graceful_upgrade_hands_over_the_listener_without_dropping_requests() {
     };
     let config_new = dir.path().join("new.yaml");
     std::fs::write(&config_new, mock_config("new")).unwrap();
-    let new = Gateway::spawn_on(&config_new, port, admin, &["--upgrade"]);
+    let new = Gateway::spawn_with(&config_new, port, admin, &["--upgrade"], &[]);
     // The new process waits for the listeners; SIGQUIT makes the old one send them.
     tokio::time::sleep(Duration::from_millis(300)).await;
     old.signal("QUIT");
@@ -374,13 +251,12 @@ async fn other_v1_paths_pass_through_with_the_gateway_credentials() {
             upstream.addr
         ),
     );
-    let gw = Gateway::spawn_with_env(
+    let gw = Gateway::spawn_env(
         &config,
-        free_port(),
-        free_port(),
         &[],
         &[("PASSTHROUGH_TEST_KEY", "sk-gateway-secret")],
-    );
+    )
+    .await;
     gw.wait_healthy().await;
     let mut stream = TcpStream::connect(("127.0.0.1", gw.port)).await.unwrap();
     let request = "GET /v1/files?purpose=batch HTTP/1.1\r\nhost: evil.example\r\nauthorization: Bearer client-key\r\nconnection: close\r\n\r\n";
@@ -405,8 +281,7 @@ async fn other_v1_paths_pass_through_with_the_gateway_credentials() {
 async fn an_edited_config_file_is_picked_up_without_a_signal() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock_config("before"));
-    let gw = Gateway::spawn(&config, &[]);
-    gw.wait_healthy().await;
+    let gw = Gateway::spawn(&config, &[]).await;
     std::fs::write(&config, mock_config("after")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

@@ -4,64 +4,9 @@
 
 mod support;
 
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use promptgate::tenants::sha256_hex;
+use support::process::{http_as, GatewayProcess};
 use support::{Reply, Upstream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-fn free_port() -> u16 {
-    let listener = StdListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-struct Binary {
-    child: Child,
-    port: u16,
-    admin: u16,
-}
-
-impl Binary {
-    fn spawn(config: &std::path::Path) -> Binary {
-        let (port, admin) = (free_port(), free_port());
-        let sock = std::env::temp_dir().join(format!("promptgate-tenants-{port}.sock"));
-        let child = Command::new(env!("CARGO_BIN_EXE_promptgate"))
-            .arg("--config")
-            .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
-            .args(["--upgrade-sock", sock.to_str().unwrap()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Binary { child, port, admin }
-    }
-
-    async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok((200, _)) = request(self.admin, "GET /healthz", None, "").await {
-                if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("gateway did not become healthy");
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One request on a fresh connection, e.g. `line = "POST /v1/chat/completions"`.
 async fn request(
@@ -70,22 +15,8 @@ async fn request(
     key: Option<&str>,
     body: &str,
 ) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let auth = key.map_or(String::new(), |k| format!("authorization: Bearer {k}\r\n"));
-    let text = format!(
-        "{line} HTTP/1.1\r\nhost: localhost\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(text.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status in {text:?}")))?;
-    Ok((status, text))
+    let (method, path) = line.split_once(' ').unwrap();
+    http_as(port, method, path, key, body).await
 }
 
 const CHAT: &str = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
@@ -104,8 +35,7 @@ virtual_keys:\n  - {{ name: ops, key_sha256: {} }}\n",
         sha256_hex("sk-ops")
     );
     std::fs::write(&config, yaml).unwrap();
-    let gw = Binary::spawn(&config);
-    gw.wait_healthy().await;
+    let gw = GatewayProcess::spawn(&config, &[]).await;
     let chat = "POST /v1/chat/completions";
     for (line, key, body, want) in [
         (chat, None, CHAT, 401),
@@ -132,4 +62,37 @@ virtual_keys:\n  - {{ name: ops, key_sha256: {} }}\n",
         None,
         "the virtual key never reaches the upstream"
     );
+}
+
+#[tokio::test]
+async fn two_gateway_processes_sharing_redis_enforce_one_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("promptgate.yaml");
+    // A fresh key name per run keeps runs (and other tests) from sharing counters.
+    let name = format!("shared-{:016x}", fastrand::u64(..));
+    let yaml = format!(
+        "providers:\n  mock: {{ type: mock }}\nroutes:\n  - model: m\n    targets: [ {{ provider: mock }} ]\n\
+redis_url: redis://127.0.0.1:6379\n\
+virtual_keys:\n  - {{ name: {name}, key_sha256: {}, rpm: 4 }}\n",
+        sha256_hex("sk-shared")
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let a = GatewayProcess::spawn(&config, &[]).await;
+    let b = GatewayProcess::spawn(&config, &[]).await;
+    let chat = "POST /v1/chat/completions";
+    let mut statuses = Vec::new();
+    for port in [a.port, b.port, a.port, b.port, a.port, b.port] {
+        let (status, _) = request(port, chat, Some("sk-shared"), CHAT).await.unwrap();
+        statuses.push(status);
+    }
+    // Unless the minute turned between requests, exactly 4 pass across both processes.
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        ok == 4 || (ok > 4 && ok <= 6 && statuses[..4] == [200; 4]),
+        "{statuses:?}"
+    );
+    assert_eq!(&statuses[..4], &[200, 200, 200, 200], "{statuses:?}");
+    if ok == 4 {
+        assert_eq!(&statuses[4..], &[429, 429], "{statuses:?}");
+    }
 }
