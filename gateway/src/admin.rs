@@ -41,10 +41,26 @@ impl AdminApp {
                     .iter()
                     .map(|p| json!({"name": p.name(), "type": p.kind()}))
                     .collect();
+                let upstreams: Vec<_> = gw
+                    .health
+                    .views()
+                    .into_iter()
+                    .map(|((provider, model), v)| {
+                        json!({
+                            "provider": provider,
+                            "model": model,
+                            "state": v.state.label(),
+                            "consecutive_failures": v.consecutive_failures,
+                            "ewma_ms": v.ewma_ms,
+                            "p95_ms": v.p95_ms,
+                        })
+                    })
+                    .collect();
                 let body = json!({
                     "ready": ready,
                     "config_version": snapshot.version,
                     "providers": providers,
+                    "upstreams": upstreams,
                 });
                 let status = if ready {
                     StatusCode::OK

@@ -9,6 +9,7 @@ use prometheus::{
 };
 
 use crate::pipeline::record::RequestRecord;
+use crate::routing::health::HealthView;
 
 pub struct Metrics {
     registry: Registry,
@@ -28,6 +29,8 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     genai_duration: HistogramVec,
     genai_tokens: HistogramVec,
+    upstream_health: IntGaugeVec,
+    upstream_latency_ewma: prometheus::GaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -156,6 +159,20 @@ impl Metrics {
                 "gen_ai_token_type",
             ],
         )?;
+        let upstream_health = IntGaugeVec::new(
+            Opts::new(
+                "promptgate_upstream_health",
+                "Circuit breaker state per upstream target: 0 closed, 1 half-open, 2 open",
+            ),
+            &["provider", "model"],
+        )?;
+        let upstream_latency_ewma = prometheus::GaugeVec::new(
+            Opts::new(
+                "promptgate_upstream_latency_ewma_seconds",
+                "EWMA of the latency to the response head per upstream target",
+            ),
+            &["provider", "model"],
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_errors.clone()),
@@ -173,6 +190,8 @@ impl Metrics {
             Box::new(config_reloads.clone()),
             Box::new(genai_duration.clone()),
             Box::new(genai_tokens.clone()),
+            Box::new(upstream_health.clone()),
+            Box::new(upstream_latency_ewma.clone()),
         ] {
             registry.register(c)?;
         }
@@ -194,6 +213,8 @@ impl Metrics {
             config_reloads,
             genai_duration,
             genai_tokens,
+            upstream_health,
+            upstream_latency_ewma,
         })
     }
 
@@ -206,6 +227,18 @@ impl Metrics {
         self.upstream_errors
             .with_label_values(&[provider, kind])
             .inc();
+    }
+
+    /// Exports one target's health after an attempt.
+    pub fn upstream_health(&self, provider: &str, model: &str, view: &HealthView) {
+        self.upstream_health
+            .with_label_values(&[provider, model])
+            .set(view.state.gauge());
+        if let Some(ms) = view.ewma_ms {
+            self.upstream_latency_ewma
+                .with_label_values(&[provider, model])
+                .set(ms / 1000.0);
+        }
     }
 
     pub fn record(&self, rec: &RequestRecord) {

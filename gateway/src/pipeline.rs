@@ -20,6 +20,7 @@ use crate::config::Snapshot;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::providers::Endpoint;
+use crate::routing::health::HealthRegistry;
 use crate::upstream::client::ClientFactory;
 use crate::upstream::retry::RetryBudget;
 use downstream::Downstream;
@@ -31,6 +32,8 @@ pub struct Gateway {
     budget: ArcSwap<RetryBudget>,
     pub metrics: Metrics,
     pub clients: Arc<ClientFactory>,
+    /// Passive health of upstream targets; outlives snapshots.
+    pub health: HealthRegistry,
     ready: AtomicBool,
 }
 
@@ -44,6 +47,7 @@ impl Gateway {
             budget: ArcSwap::from_pointee(budget),
             metrics,
             clients,
+            health: HealthRegistry::default(),
             ready: AtomicBool::new(true),
         })
     }
@@ -181,6 +185,8 @@ pub struct GatewayRequest {
     pub path: String,
     pub body: Bytes,
     pub trace_id: String,
+    /// The client's request headers (e.g. `x-promptgate-policy`).
+    pub headers: http::HeaderMap,
 }
 
 /// Runs one request to completion and returns what it recorded.

@@ -17,8 +17,14 @@ use crate::error::GatewayError;
 use crate::openai::request::RequestDoc;
 use crate::openai::usage::Usage;
 use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
+use crate::routing::health::BreakerState;
+use crate::routing::plan::target_key;
+use crate::routing::{self, RequestFacts};
 use crate::upstream::body::BodyError;
 use crate::upstream::retry::retry_after;
+
+/// The request header naming a routing policy.
+pub const POLICY_HEADER: HeaderName = HeaderName::from_static("x-promptgate-policy");
 
 /// Upstream response headers worth passing to the client.
 const FORWARDED_HEADERS: [HeaderName; 4] = [
@@ -35,7 +41,12 @@ pub struct PreparedRequest {
     pub stream: bool,
     /// True when the gateway added `stream_options.include_usage` and must strip usage again.
     pub inject_usage: bool,
+    /// The body as sent upstream (the gateway's own `policy` field removed).
     pub body: Bytes,
+    /// The routing policy the request names (body field `policy` or `x-promptgate-policy`).
+    pub policy: Option<String>,
+    /// The output token limit the request sets, for cost estimates.
+    pub max_tokens: Option<u64>,
 }
 
 impl PreparedRequest {
@@ -44,12 +55,29 @@ impl PreparedRequest {
         let model = doc.model()?.into_owned();
         let stream = endpoint != Endpoint::Embeddings && doc.stream()?;
         let inject_usage = stream && endpoint.has_stream_usage_option() && !doc.include_usage()?;
+        let mut max_tokens = None;
+        for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
+            if let Ok(Some(n)) = doc.get::<u64>(key) {
+                max_tokens = Some(n);
+                break;
+            }
+        }
+        let policy: Option<String> = doc.get("policy")?;
+        let body = if policy.is_some() {
+            let mut doc = doc;
+            doc.remove("policy");
+            Bytes::from(doc.to_bytes(body.len()))
+        } else {
+            body.clone()
+        };
         Ok(PreparedRequest {
             endpoint,
             model,
             stream,
             inject_usage,
-            body: body.clone(),
+            body,
+            policy,
+            max_tokens,
         })
     }
 
@@ -88,7 +116,14 @@ pub async fn run<D: Downstream>(
     down: &mut D,
     rec: &mut RequestRecord,
 ) -> Result<(), GatewayError> {
-    let prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
+    let mut prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
+    if prepared.policy.is_none() {
+        prepared.policy = req
+            .headers
+            .get(POLICY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
     match send_with_retries(gw, snapshot, &prepared, rec).await {
         Ok(success) => relay(snapshot, &prepared, success, down, rec).await,
         Err(failure) => {
@@ -128,13 +163,61 @@ pub async fn send_with_retries<'s>(
         .route(&prepared.model)
         .ok_or_else(|| fail(GatewayError::ModelNotFound(prepared.model.clone())))?;
     rec.route = Some(route.name.clone());
+    let routing_policy = match prepared.policy.as_deref() {
+        Some(name) => Some(snapshot.policy(name).map(|p| p.as_ref()).ok_or_else(|| {
+            fail(GatewayError::InvalidRequest {
+                message: format!("Unknown routing policy `{name}`."),
+                param: Some("policy".into()),
+                code: Some("unknown_policy"),
+            })
+        })?),
+        None => route.policy.as_deref(),
+    };
     let policy = snapshot.retry;
-    let order = route.attempt_order(policy.max_attempts as usize);
+    let facts = RequestFacts {
+        model: &prepared.model,
+        body_bytes: prepared.body.len(),
+        max_tokens: prepared.max_tokens,
+    };
+    let plan = routing::plan(
+        &gw.health,
+        &snapshot.health,
+        snapshot,
+        route,
+        routing_policy,
+        facts,
+        policy.max_attempts as usize,
+        Instant::now(),
+    );
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err((error, decision)) => {
+            tracing::debug!(?decision, "routing decision: no candidate");
+            rec.decision = Some(decision);
+            return Err(fail(error));
+        }
+    };
+    rec.decision = plan.decision;
+    let health = |key: (&str, &str), ok: bool, latency: Option<Duration>| {
+        let view = gw
+            .health
+            .record(key, &snapshot.health, ok, latency, Instant::now());
+        gw.metrics.upstream_health(key.0, key.1, &view);
+    };
     let trace_id = Bytes::copy_from_slice(rec.trace_id.as_bytes());
     let mut last: Option<Failure> = None;
     let mut last_provider: Option<&str> = None;
     let mut last_retry_after: Option<Duration> = None;
-    for (attempt, target) in order.into_iter().enumerate() {
+    for (attempt, target) in plan.targets.into_iter().enumerate() {
+        let key = target_key(target, &prepared.model);
+        if attempt >= plan.distinct
+            && gw
+                .health
+                .view(key)
+                .is_some_and(|v| v.state != BreakerState::Closed)
+        {
+            continue;
+        }
         if attempt > 0 {
             let same_provider = last_provider == Some(target.provider.name());
             if same_provider {
@@ -172,16 +255,18 @@ pub async fn send_with_retries<'s>(
         };
         let sent_at = Instant::now();
         let response = target.provider.send(call).await;
-        rec.upstream_time += sent_at.elapsed();
+        let head_latency = sent_at.elapsed();
+        rec.upstream_time += head_latency;
         match response {
             Err(AttemptError::Unsupported(message)) => {
                 return Err(fail(GatewayError::Unsupported(message)));
             }
             Err(err) => {
-                let kind = match err {
-                    AttemptError::Timeout(_) => "timeout",
-                    _ => "transport",
+                let (kind, latency) = match err {
+                    AttemptError::Timeout(_) => ("timeout", Some(head_latency)),
+                    _ => ("transport", None),
                 };
+                health(key, false, latency);
                 gw.metrics.upstream_error(target.provider.name(), kind);
                 tracing::debug!(provider = target.provider.name(), error = %err, "upstream attempt failed");
                 let error = match err {
@@ -200,12 +285,18 @@ pub async fn send_with_retries<'s>(
                     match first {
                         Ok(chunk) => first_chunk = chunk,
                         Err(err) => {
+                            health(key, false, None);
                             gw.metrics
                                 .upstream_error(target.provider.name(), "stream_start");
                             last = Some(fail(GatewayError::UpstreamUnavailable(err.to_string())));
                             continue;
                         }
                     }
+                }
+                health(key, true, Some(sent_at.elapsed()));
+                if let Some(decision) = rec.decision.as_mut() {
+                    decision.chosen = Some(format!("{}/{}", key.0, key.1));
+                    tracing::debug!(?decision, "routing decision");
                 }
                 return Ok(Success {
                     target,
@@ -227,6 +318,8 @@ pub async fn send_with_retries<'s>(
                     .await
                     .unwrap_or_default();
                 let mapped = target.provider.map_error(status, body);
+                // A client error says nothing about the target's health.
+                health(key, !mapped.retryable, Some(head_latency));
                 let failure = Failure {
                     error: GatewayError::Upstream {
                         status: mapped.status,

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::openai::usage::Usage;
+use crate::routing::RoutingDecision;
 
 #[derive(Debug)]
 pub struct RequestRecord {
@@ -21,6 +22,8 @@ pub struct RequestRecord {
     pub time_to_first_token: Option<Duration>,
     pub error: Option<&'static str>,
     pub client_disconnected: bool,
+    /// Why the targets were tried in this order (policies, skipped breakers).
+    pub decision: Option<RoutingDecision>,
 }
 
 impl RequestRecord {
@@ -40,6 +43,7 @@ impl RequestRecord {
             time_to_first_token: None,
             error: None,
             client_disconnected: false,
+            decision: None,
         }
     }
 }

@@ -204,6 +204,17 @@ pub async fn call_with(
     gw: &Gateway,
     endpoint: Endpoint,
     body: impl Into<Bytes>,
+    down: BufferedDownstream,
+) -> (BufferedDownstream, RequestRecord) {
+    call_with_headers(gw, endpoint, body, http::HeaderMap::new(), down).await
+}
+
+/// Like [`call_with`], with client request headers.
+pub async fn call_with_headers(
+    gw: &Gateway,
+    endpoint: Endpoint,
+    body: impl Into<Bytes>,
+    headers: http::HeaderMap,
     mut down: BufferedDownstream,
 ) -> (BufferedDownstream, RequestRecord) {
     let request = GatewayRequest {
@@ -213,6 +224,7 @@ pub async fn call_with(
         path: endpoint.path().to_owned(),
         body: body.into(),
         trace_id: promptgate::trace_id::new_trace_id(),
+        headers,
     };
     let rec = handle(gw, request, &mut down).await;
     (down, rec)
