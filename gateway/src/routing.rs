@@ -83,3 +83,6 @@ pub mod plan;
 pub mod policy;
 
 pub use plan::{plan, Plan, RequestFacts, RoutingDecision};
+
+#[cfg(test)]
+mod tests;
