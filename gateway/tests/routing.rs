@@ -45,7 +45,10 @@ health: {{ consecutive_failures: 3, open_ms: 200 }}\nretry: {{ max_attempts: 2, 
         assert_eq!(status(&down), 200);
     }
     assert_eq!(a.count(), 3);
-    assert_eq!(gw.health.view(("a", "m")).unwrap().state, BreakerState::Open);
+    assert_eq!(
+        gw.health.view(("a", "m")).unwrap().state,
+        BreakerState::Open
+    );
     for _ in 0..5 {
         let (down, rec) = call(&gw, Endpoint::ChatCompletions, chat("")).await;
         assert_eq!(status(&down), 200);
@@ -57,7 +60,10 @@ health: {{ consecutive_failures: 3, open_ms: 200 }}\nretry: {{ max_attempts: 2, 
     }
     assert_eq!(a.count(), 3, "an open breaker stops traffic to its target");
     let metrics = String::from_utf8(gw.metrics.render()).unwrap();
-    assert!(metrics.contains(r#"promptgate_upstream_health{model="m",provider="a"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"promptgate_upstream_health{model="m",provider="a"} 2"#),
+        "{metrics}"
+    );
     assert!(metrics.contains("promptgate_upstream_latency_ewma_seconds"));
 
     healthy.store(true, Ordering::SeqCst);
@@ -66,7 +72,10 @@ health: {{ consecutive_failures: 3, open_ms: 200 }}\nretry: {{ max_attempts: 2, 
     assert_eq!(status(&down), 200);
     assert_eq!((a.count(), rec.attempts), (4, 1), "one probe went to a");
     let view = gw.health.view(("a", "m")).unwrap();
-    assert_eq!((view.state, view.consecutive_failures), (BreakerState::Closed, 0));
+    assert_eq!(
+        (view.state, view.consecutive_failures),
+        (BreakerState::Closed, 0)
+    );
     assert!(down.header("x-promptgate-decision").is_none());
 }
 
@@ -99,7 +108,11 @@ retry: {{ budget_ratio: 1.0, min_retries_per_second: 1000 }}\n",
         ok += usize::from(code.unwrap() == 200);
     }
     assert!(ok >= 198, "{ok}/200 succeeded");
-    assert!(a.count() > 100, "a still served most traffic: {}", a.count());
+    assert!(
+        a.count() > 100,
+        "a still served most traffic: {}",
+        a.count()
+    );
 }
 
 const POLICY_CONFIG: &str = "
@@ -139,8 +152,18 @@ async fn min_cost_picks_the_cheaper_candidate_and_explains_why() {
     let cheap = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
     let dear = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
     let gw = gateway(&policy_config(&cheap, &dear));
-    let (down, rec) = call(&gw, Endpoint::ChatCompletions, chat(r#","policy":"cost_first","max_tokens":100"#)).await;
-    assert_eq!(status(&down), 200, "{}", String::from_utf8_lossy(&down.body()));
+    let (down, rec) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        chat(r#","policy":"cost_first","max_tokens":100"#),
+    )
+    .await;
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
     assert_eq!((cheap.count(), dear.count()), (1, 0));
     assert_eq!(
         down.header("x-promptgate-decision"),
@@ -149,12 +172,20 @@ async fn min_cost_picks_the_cheaper_candidate_and_explains_why() {
     let decision = rec.decision.unwrap();
     assert!(decision.considered[0].estimated_cost_usd.unwrap() > 0.001);
     let sent: serde_json::Value = serde_json::from_slice(&cheap.requests()[0].body).unwrap();
-    assert!(sent.get("policy").is_none(), "the policy field is removed: {sent}");
+    assert!(
+        sent.get("policy").is_none(),
+        "the policy field is removed: {sent}"
+    );
     assert_eq!(sent["model"], "small");
     assert_eq!(sent["max_tokens"], 100);
 
     // A route's own policy applies without the client naming it.
-    let (down, _) = call(&gw, Endpoint::ChatCompletions, chat("").replace("\"m\"", "\"auto\"")).await;
+    let (down, _) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        chat("").replace("\"m\"", "\"auto\""),
+    )
+    .await;
     assert_eq!(status(&down), 200);
     assert_eq!(cheap.count(), 2);
 }
@@ -166,17 +197,32 @@ async fn policy_header_unknown_policy_and_no_candidate() {
     let gw = gateway(&policy_config(&cheap, &dear));
     let mut headers = http::HeaderMap::new();
     headers.insert("x-promptgate-policy", "quality_first".parse().unwrap());
-    let (down, _) = call_with_headers(&gw, Endpoint::ChatCompletions, chat(""), headers, BufferedDownstream::default()).await;
+    let (down, _) = call_with_headers(
+        &gw,
+        Endpoint::ChatCompletions,
+        chat(""),
+        headers,
+        BufferedDownstream::default(),
+    )
+    .await;
     assert_eq!(status(&down), 200);
     assert_eq!((cheap.count(), dear.count()), (0, 1));
-    assert_eq!(down.header("x-promptgate-decision"), Some("policy=quality_first;chosen=dear/big"));
+    assert_eq!(
+        down.header("x-promptgate-decision"),
+        Some("policy=quality_first;chosen=dear/big")
+    );
 
     let (down, _) = call(&gw, Endpoint::ChatCompletions, chat(r#","policy":"nope""#)).await;
     assert_eq!(status(&down), 400);
     let body: serde_json::Value = serde_json::from_slice(&down.body()).unwrap();
     assert_eq!(body["error"]["param"], "policy");
 
-    let (down, _) = call(&gw, Endpoint::ChatCompletions, chat(r#","policy":"impossible""#)).await;
+    let (down, _) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        chat(r#","policy":"impossible""#),
+    )
+    .await;
     assert_eq!(status(&down), 503);
     let body: serde_json::Value = serde_json::from_slice(&down.body()).unwrap();
     assert_eq!(body["error"]["code"], "no_candidate");

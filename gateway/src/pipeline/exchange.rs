@@ -191,7 +191,8 @@ pub async fn send_with_retries<'s>(
     );
     let plan = match plan {
         Ok(plan) => plan,
-        Err((error, decision)) => {
+        Err(rejected) => {
+            let (error, decision) = *rejected;
             tracing::debug!(?decision, "routing decision: no candidate");
             rec.decision = Some(decision);
             return Err(fail(error));

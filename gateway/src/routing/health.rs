@@ -172,7 +172,12 @@ pub struct HealthRegistry {
 }
 
 impl HealthRegistry {
-    fn with<R>(&self, key: (&str, &str), now: Instant, f: impl FnOnce(&mut TargetHealth) -> R) -> R {
+    fn with<R>(
+        &self,
+        key: (&str, &str),
+        now: Instant,
+        f: impl FnOnce(&mut TargetHealth) -> R,
+    ) -> R {
         let mut map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         let entry = map
             .entry((key.0.to_owned(), key.1.to_owned()))
@@ -238,14 +243,27 @@ mod tests {
         }
         assert_eq!(reg.admit(K, &cfg, t0), Admission::Allowed);
         let view = reg.record(K, &cfg, false, None, t0);
-        assert_eq!((view.state, view.consecutive_failures), (BreakerState::Open, 3));
-        assert_eq!(reg.admit(K, &cfg, t0 + Duration::from_millis(99)), Admission::Rejected);
+        assert_eq!(
+            (view.state, view.consecutive_failures),
+            (BreakerState::Open, 3)
+        );
+        assert_eq!(
+            reg.admit(K, &cfg, t0 + Duration::from_millis(99)),
+            Admission::Rejected
+        );
         let t1 = t0 + Duration::from_millis(100);
         assert_eq!(reg.admit(K, &cfg, t1), Admission::Probe);
-        assert_eq!(reg.admit(K, &cfg, t1), Admission::Rejected, "exactly one probe");
+        assert_eq!(
+            reg.admit(K, &cfg, t1),
+            Admission::Rejected,
+            "exactly one probe"
+        );
         assert_eq!(reg.view(K).unwrap().state, BreakerState::HalfOpen);
         let view = reg.record(K, &cfg, true, Some(Duration::from_millis(10)), t1);
-        assert_eq!((view.state, view.consecutive_failures), (BreakerState::Closed, 0));
+        assert_eq!(
+            (view.state, view.consecutive_failures),
+            (BreakerState::Closed, 0)
+        );
         assert_eq!(reg.admit(K, &cfg, t1), Admission::Allowed);
     }
 
@@ -257,12 +275,21 @@ mod tests {
         }
         let t1 = t0 + Duration::from_millis(150);
         assert_eq!(reg.admit(K, &cfg, t1), Admission::Probe);
-        assert_eq!(reg.record(K, &cfg, false, None, t1).state, BreakerState::Open);
-        assert_eq!(reg.admit(K, &cfg, t1 + Duration::from_millis(50)), Admission::Rejected);
+        assert_eq!(
+            reg.record(K, &cfg, false, None, t1).state,
+            BreakerState::Open
+        );
+        assert_eq!(
+            reg.admit(K, &cfg, t1 + Duration::from_millis(50)),
+            Admission::Rejected
+        );
         let t2 = t1 + Duration::from_millis(100);
         assert_eq!(reg.admit(K, &cfg, t2), Admission::Probe);
         // The probe never reports back: another is allowed once `open` has passed again.
-        assert_eq!(reg.admit(K, &cfg, t2 + Duration::from_millis(100)), Admission::Probe);
+        assert_eq!(
+            reg.admit(K, &cfg, t2 + Duration::from_millis(100)),
+            Admission::Probe
+        );
     }
 
     #[test]

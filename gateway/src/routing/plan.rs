@@ -88,7 +88,7 @@ pub fn plan<'s>(
     request: RequestFacts<'_>,
     max_attempts: usize,
     now: Instant,
-) -> Result<Plan<'s>, (GatewayError, RoutingDecision)> {
+) -> Result<Plan<'s>, Box<(GatewayError, RoutingDecision)>> {
     let mut ordered: Vec<&'s Target> = Vec::new();
     let mut decision = None;
     if let Some(policy) = policy {
@@ -120,7 +120,7 @@ pub fn plan<'s>(
                 policy.name,
                 d.explain()
             );
-            return Err((GatewayError::NoCandidate(message), d));
+            return Err(Box::new((GatewayError::NoCandidate(message), d)));
         }
         ordered.extend(order.into_iter().map(|i| &policy.candidates[i].target));
         decision = Some(d);

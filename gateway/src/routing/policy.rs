@@ -53,7 +53,11 @@ pub struct Considered {
 
 /// The cost estimate before the call: prompt ≈ body bytes / 4 tokens, output = `max_tokens`
 /// or [`DEFAULT_OUTPUT_TOKENS`]. `None` when the model has no price.
-pub fn estimate_cost(price: Option<Price>, body_bytes: usize, max_tokens: Option<u64>) -> Option<f64> {
+pub fn estimate_cost(
+    price: Option<Price>,
+    body_bytes: usize,
+    max_tokens: Option<u64>,
+) -> Option<f64> {
     let usage = Usage {
         prompt_tokens: (body_bytes / 4) as u64,
         completion_tokens: max_tokens.unwrap_or(DEFAULT_OUTPUT_TOKENS),
@@ -74,9 +78,13 @@ impl Policy {
             return Err("a policy needs at least one candidate".into());
         }
         let c = raw.constraints;
-        for v in [c.max_p95_latency_ms, c.min_quality_score, c.max_cost_per_request_usd]
-            .into_iter()
-            .flatten()
+        for v in [
+            c.max_p95_latency_ms,
+            c.min_quality_score,
+            c.max_cost_per_request_usd,
+        ]
+        .into_iter()
+        .flatten()
         {
             if !v.is_finite() || v < 0.0 {
                 return Err("constraints must be finite and not negative".into());

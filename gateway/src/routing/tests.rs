@@ -33,7 +33,13 @@ prices:
 ";
 
 fn snapshot(text: &str) -> Snapshot {
-    compile(parse_yaml(text).unwrap(), "v".into(), &ClientFactory::default(), |_| None).unwrap()
+    compile(
+        parse_yaml(text).unwrap(),
+        "v".into(),
+        &ClientFactory::default(),
+        |_| None,
+    )
+    .unwrap()
 }
 
 fn with_objective(objective: &str) -> Snapshot {
@@ -59,7 +65,10 @@ fn cost_estimate_uses_body_bytes_and_max_tokens() {
         cached_input_per_million: 1.0,
     };
     let cost = estimate_cost(Some(price), 4000, None).unwrap();
-    assert!((cost - (1000.0 + 2.0 * 256.0) / 1e6).abs() < 1e-12, "{cost}");
+    assert!(
+        (cost - (1000.0 + 2.0 * 256.0) / 1e6).abs() < 1e-12,
+        "{cost}"
+    );
     let cost = estimate_cost(Some(price), 0, Some(1000)).unwrap();
     assert!((cost - 2000.0 / 1e6).abs() < 1e-12, "{cost}");
     assert_eq!(estimate_cost(None, 10, None), None);
@@ -83,12 +92,24 @@ fn constraints_skip_with_reasons_and_objectives_order() {
     let open = CONFIG.replace("constraints: { max_p95_latency_ms: 1200, min_quality_score: 0.6, max_cost_per_request_usd: 0.01 }", "");
     let p = snapshot(&open);
     let p = p.policy("p").unwrap();
-    assert_eq!(p.evaluate(&facts([None, None, None])).0, vec![1, 0, 2], "cheapest first, unpriced last");
+    assert_eq!(
+        p.evaluate(&facts([None, None, None])).0,
+        vec![1, 0, 2],
+        "cheapest first, unpriced last"
+    );
     let max_quality = with_objective("max_quality");
-    let order = max_quality.policy("p").unwrap().evaluate(&facts([None, None, None])).0;
+    let order = max_quality
+        .policy("p")
+        .unwrap()
+        .evaluate(&facts([None, None, None]))
+        .0;
     assert_eq!(order, vec![0, 1], "c is below min quality");
     let latency = snapshot(&open.replace("min_cost", "min_latency"));
-    let order = latency.policy("p").unwrap().evaluate(&facts([Some(300.0), Some(100.0), None])).0;
+    let order = latency
+        .policy("p")
+        .unwrap()
+        .evaluate(&facts([Some(300.0), Some(100.0), None]))
+        .0;
     assert_eq!(order, vec![2, 1, 0], "unmeasured first, then lowest p95");
 }
 
@@ -106,11 +127,18 @@ fn weighted_objective_follows_weights() {
         .filter(|_| p.evaluate(&facts([None, None, None])).0[0] == 0)
         .count();
     assert!((2700..3300).contains(&firsts), "{firsts}");
-    assert_eq!(p.evaluate(&facts([None, None, None])).0[2], 2, "zero weight last");
+    assert_eq!(
+        p.evaluate(&facts([None, None, None])).0[2],
+        2,
+        "zero weight last"
+    );
 }
 
 fn names(plan: &Plan<'_>) -> Vec<String> {
-    plan.targets.iter().map(|t| t.provider.name().to_owned()).collect()
+    plan.targets
+        .iter()
+        .map(|t| t.provider.name().to_owned())
+        .collect()
 }
 
 #[test]
@@ -123,17 +151,28 @@ fn open_breakers_are_skipped_but_never_all() {
         open: Duration::from_secs(60),
         ..HealthConfig::default()
     };
-    let facts = RequestFacts { model: "m", body_bytes: 100, max_tokens: None };
+    let facts = RequestFacts {
+        model: "m",
+        body_bytes: 100,
+        max_tokens: None,
+    };
     let t0 = Instant::now();
     health.record(("a", "m"), &cfg, false, None, t0);
     let plan = super::plan(&health, &cfg, &snap, route, None, facts, 3, t0).unwrap();
     assert_eq!(names(&plan), vec!["b", "c", "b"]);
     let decision = plan.decision.unwrap();
-    assert_eq!(decision.header_value(), "policy=-;chosen=-;skipped=a/m(breaker_open)");
+    assert_eq!(
+        decision.header_value(),
+        "policy=-;chosen=-;skipped=a/m(breaker_open)"
+    );
     health.record(("c", "m"), &cfg, false, None, t0 + Duration::from_millis(1));
     health.record(("b", "m"), &cfg, false, None, t0 + Duration::from_millis(2));
     let plan = super::plan(&health, &cfg, &snap, route, None, facts, 3, t0).unwrap();
-    assert_eq!(names(&plan), vec!["a", "c", "b"], "all open: least recently failed first");
+    assert_eq!(
+        names(&plan),
+        vec!["a", "c", "b"],
+        "all open: least recently failed first"
+    );
 }
 
 #[test]
@@ -142,19 +181,46 @@ fn policy_plan_explains_and_fails_with_no_candidate() {
     let route = snap.route("pm").unwrap();
     let health = HealthRegistry::default();
     let cfg = HealthConfig::default();
-    let facts = RequestFacts { model: "pm", body_bytes: 400, max_tokens: Some(100) };
+    let facts = RequestFacts {
+        model: "pm",
+        body_bytes: 400,
+        max_tokens: Some(100),
+    };
     let now = Instant::now();
-    let plan = super::plan(&health, &cfg, &snap, route, route.policy.as_deref(), facts, 2, now).unwrap();
+    let plan = super::plan(
+        &health,
+        &cfg,
+        &snap,
+        route,
+        route.policy.as_deref(),
+        facts,
+        2,
+        now,
+    )
+    .unwrap();
     assert_eq!(names(&plan), vec!["b", "a"]);
     let decision = plan.decision.unwrap();
-    assert_eq!(decision.header_value(), "policy=p;chosen=-;skipped=c/free(quality<0.6)");
+    assert_eq!(
+        decision.header_value(),
+        "policy=p;chosen=-;skipped=c/free(quality<0.6)"
+    );
     assert!(decision.considered[1].estimated_cost_usd.unwrap() > 0.0);
 
     let strict = snapshot(&CONFIG.replace("min_quality_score: 0.6", "min_quality_score: 0.95"));
     let route = strict.route("pm").unwrap();
-    let Err((err, decision)) = super::plan(&health, &cfg, &strict, route, route.policy.as_deref(), facts, 2, now) else {
+    let Err(rejected) = super::plan(
+        &health,
+        &cfg,
+        &strict,
+        route,
+        route.policy.as_deref(),
+        facts,
+        2,
+        now,
+    ) else {
         panic!("expected no candidate");
     };
+    let (err, decision) = *rejected;
     assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     assert!(err.to_string().contains("a/dear (quality<0.95)"), "{err}");
     assert_eq!(decision.policy.as_deref(), Some("p"));
@@ -171,9 +237,14 @@ fn invalid_policies_are_rejected() {
     ];
     for (extra, needle) in cases {
         let text = format!("providers:\n  a: {{ type: mock }}\n{extra}\n");
-        let err = compile(parse_yaml(&text).unwrap(), "v".into(), &ClientFactory::default(), |_| None)
-            .err()
-            .unwrap_or_default();
+        let err = compile(
+            parse_yaml(&text).unwrap(),
+            "v".into(),
+            &ClientFactory::default(),
+            |_| None,
+        )
+        .err()
+        .unwrap_or_default();
         assert!(err.contains(needle), "{extra}: {err}");
     }
 }
