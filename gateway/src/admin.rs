@@ -93,3 +93,38 @@ impl AdminApp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::load_str;
+    use crate::upstream::client::ClientFactory;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn readyz_lists_upstream_health() {
+        let clients = ClientFactory::new();
+        let yaml = "providers: { a: { type: mock } }\nhealth: { consecutive_failures: 1 }\n";
+        let snapshot = load_str("t.yaml", yaml, &clients).unwrap();
+        let gateway = Arc::new(Gateway::new(snapshot, clients).unwrap());
+        let config = gateway.snapshot().health;
+        let now = Instant::now();
+        let key = ("a", "m");
+        gateway
+            .health
+            .record(key, &config, true, Some(Duration::from_millis(40)), now);
+        gateway.health.record(key, &config, false, None, now);
+        let (status, _, body) = AdminApp { gateway }.route("/readyz");
+        assert_eq!(status, StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let up = &body["upstreams"][0];
+        assert_eq!(
+            (up["provider"].as_str(), up["model"].as_str()),
+            (Some("a"), Some("m"))
+        );
+        assert_eq!(up["state"], "open");
+        assert_eq!(up["consecutive_failures"], 1);
+        assert_eq!(up["ewma_ms"], 40.0);
+        assert_eq!(up["p95_ms"], 40.0);
+    }
+}

@@ -17,7 +17,7 @@ use crate::error::GatewayError;
 use crate::openai::request::RequestDoc;
 use crate::openai::usage::Usage;
 use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
-use crate::routing::health::BreakerState;
+use crate::routing::health::Admission;
 use crate::routing::plan::target_key;
 use crate::routing::{self, RequestFacts};
 use crate::upstream::body::BodyError;
@@ -209,15 +209,20 @@ pub async fn send_with_retries<'s>(
     let mut last: Option<Failure> = None;
     let mut last_provider: Option<&str> = None;
     let mut last_retry_after: Option<Duration> = None;
-    for (attempt, target) in plan.targets.into_iter().enumerate() {
+    let mut attempt: u32 = 0;
+    for target in plan.targets {
         let key = target_key(target, &prepared.model);
-        if attempt >= plan.distinct
-            && gw
-                .health
-                .view(key)
-                .is_some_and(|v| v.state != BreakerState::Closed)
-        {
-            continue;
+        if !plan.forced {
+            match gw.health.admit(key, &snapshot.health, Instant::now()) {
+                Admission::Allowed => {}
+                Admission::Probe => {
+                    if let Some(view) = gw.health.view(key) {
+                        gw.metrics.upstream_health(key.0, key.1, &view);
+                    }
+                }
+                // Opened since the plan was made, or another request holds the probe.
+                Admission::Rejected => continue,
+            }
         }
         if attempt > 0 {
             let same_provider = last_provider == Some(target.provider.name());
@@ -233,7 +238,7 @@ pub async fn send_with_retries<'s>(
                 break;
             }
             if same_provider {
-                let backoff = policy.backoff(attempt as u32);
+                let backoff = policy.backoff(attempt);
                 let wait = last_retry_after.map_or(backoff, |ra| ra.max(backoff));
                 tokio::time::sleep(wait).await;
             }
@@ -244,6 +249,7 @@ pub async fn send_with_retries<'s>(
             .unwrap_or_else(|| prepared.model.clone());
         let body = prepared.body_for(target.model.as_deref()).map_err(fail)?;
         rec.attempts += 1;
+        attempt += 1;
         rec.provider_kind = Some(target.provider.kind());
         rec.upstream_model = Some(upstream_model.clone());
         last_provider = Some(target.provider.name());

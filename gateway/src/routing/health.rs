@@ -166,9 +166,10 @@ fn p95(samples: &VecDeque<f64>) -> Option<f64> {
 }
 
 /// Health of every target seen, kept in the long-lived gateway across config reloads.
+/// Keyed provider → upstream model so that lookups need no allocation.
 #[derive(Debug, Default)]
 pub struct HealthRegistry {
-    targets: Mutex<HashMap<TargetKey, TargetHealth>>,
+    targets: Mutex<HashMap<String, HashMap<String, TargetHealth>>>,
 }
 
 impl HealthRegistry {
@@ -179,10 +180,28 @@ impl HealthRegistry {
         f: impl FnOnce(&mut TargetHealth) -> R,
     ) -> R {
         let mut map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map
-            .entry((key.0.to_owned(), key.1.to_owned()))
+        if let Some(t) = map.get_mut(key.0).and_then(|m| m.get_mut(key.1)) {
+            return f(t);
+        }
+        let t = map
+            .entry(key.0.to_owned())
+            .or_default()
+            .entry(key.1.to_owned())
             .or_insert_with(|| TargetHealth::new(now));
-        f(entry)
+        f(t)
+    }
+
+    /// What [`HealthRegistry::admit`] would answer, without taking a probe.
+    pub fn peek(&self, key: (&str, &str), config: &HealthConfig, now: Instant) -> Admission {
+        let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(key.0).and_then(|m| m.get(key.1)) {
+            None => Admission::Allowed,
+            Some(t) => match t.state {
+                BreakerState::Closed => Admission::Allowed,
+                _ if now.saturating_duration_since(t.since) >= config.open => Admission::Probe,
+                _ => Admission::Rejected,
+            },
+        }
     }
 
     /// Decides whether `key` may be tried now; a half-open breaker admits one probe.
@@ -207,14 +226,22 @@ impl HealthRegistry {
 
     pub fn view(&self, key: (&str, &str)) -> Option<HealthView> {
         let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&(key.0.to_owned(), key.1.to_owned()))
+        map.get(key.0)
+            .and_then(|m| m.get(key.1))
             .map(TargetHealth::view)
     }
 
     /// Every target seen, sorted by provider then model.
     pub fn views(&self) -> Vec<(TargetKey, HealthView)> {
         let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<_> = map.iter().map(|(k, t)| (k.clone(), t.view())).collect();
+        let mut out: Vec<_> = map
+            .iter()
+            .flat_map(|(p, models)| {
+                models
+                    .iter()
+                    .map(move |(m, t)| ((p.clone(), m.clone()), t.view()))
+            })
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }

@@ -64,8 +64,9 @@ impl RoutingDecision {
 /// The targets to try, in order.
 pub struct Plan<'s> {
     pub targets: Vec<&'s Target>,
-    /// How many of `targets` are distinct; later ones are retries of earlier ones.
-    pub distinct: usize,
+    /// True when every target's breaker is open and they are tried anyway (ejection cap);
+    /// otherwise each attempt must still be admitted (a half-open breaker lets one through).
+    pub forced: bool,
     pub decision: Option<RoutingDecision>,
 }
 
@@ -134,12 +135,13 @@ pub fn plan<'s>(
     let mut admitted: Vec<&'s Target> = Vec::with_capacity(ordered.len());
     let mut rejected: Vec<&'s Target> = Vec::new();
     for target in &ordered {
-        match health.admit(target_key(target, request.model), config, now) {
+        match health.peek(target_key(target, request.model), config, now) {
             Admission::Allowed | Admission::Probe => admitted.push(target),
             Admission::Rejected => rejected.push(target),
         }
     }
-    if admitted.is_empty() {
+    let forced = admitted.is_empty();
+    if forced {
         // Ejection cap: never skip every target; the least recently failed goes first.
         rejected.sort_by_key(|t| {
             health
@@ -178,7 +180,7 @@ pub fn plan<'s>(
     targets.truncate(max_attempts.max(1));
     Ok(Plan {
         targets,
-        distinct,
+        forced,
         decision,
     })
 }
