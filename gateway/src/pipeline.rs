@@ -4,6 +4,7 @@
 pub mod downstream;
 pub mod exchange;
 pub mod generate;
+pub mod prepared;
 pub mod record;
 pub mod respond;
 pub mod stream;

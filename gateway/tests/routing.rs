@@ -234,3 +234,46 @@ async fn policy_header_unknown_policy_and_no_candidate() {
     );
     assert_eq!((cheap.count(), dear.count()), (0, 1));
 }
+
+#[tokio::test]
+async fn a_half_open_breaker_lets_exactly_one_of_many_concurrent_requests_through() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let flag = healthy.clone();
+    let a = Upstream::start(move |_, _| {
+        if flag.load(Ordering::SeqCst) {
+            Reply {
+                head_delay: Duration::from_millis(100),
+                ..Reply::json(200, CHAT_OK)
+            }
+        } else {
+            Reply::json(503, OVERLOADED)
+        }
+    })
+    .await;
+    let b = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
+    let gw = gateway(&format!(
+        "providers:\n  a: {{ type: openai, base_url: '{}' }}\n  b: {{ type: openai, base_url: '{}' }}\n\
+routes:\n  - model: m\n    targets: [ {{ provider: a }}, {{ provider: b }} ]\n\
+health: {{ consecutive_failures: 1, open_ms: 100 }}\nretry: {{ max_attempts: 2, min_retries_per_second: 1000 }}\n",
+        a.base_url(),
+        b.base_url()
+    ));
+    let (down, _) = call(&gw, Endpoint::ChatCompletions, chat("")).await;
+    assert_eq!((status(&down), a.count()), (200, 1));
+    healthy.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let gw = gw.clone();
+        tasks.spawn(async move { status(&call(&gw, Endpoint::ChatCompletions, chat("")).await.0) });
+    }
+    while let Some(code) = tasks.join_next().await {
+        assert_eq!(code.unwrap(), 200);
+    }
+    assert_eq!(a.count(), 2, "exactly one probe while half-open");
+    assert_eq!(b.count(), 10);
+    assert_eq!(
+        gw.health.view(("a", "m")).unwrap().state,
+        BreakerState::Closed
+    );
+}

@@ -5,16 +5,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde_json::value::RawValue;
 
 use super::downstream::Downstream;
+pub use super::prepared::{PreparedRequest, POLICY_HEADER};
 use super::record::RequestRecord;
 use super::respond::{self, COST};
 use super::{Gateway, GatewayRequest};
 use crate::accounting::format_cost;
 use crate::config::{Snapshot, Target};
 use crate::error::GatewayError;
-use crate::openai::request::RequestDoc;
 use crate::openai::usage::Usage;
 use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
 use crate::routing::health::Admission;
@@ -23,9 +22,6 @@ use crate::routing::{self, RequestFacts};
 use crate::upstream::body::BodyError;
 use crate::upstream::retry::retry_after;
 
-/// The request header naming a routing policy.
-pub const POLICY_HEADER: HeaderName = HeaderName::from_static("x-promptgate-policy");
-
 /// Upstream response headers worth passing to the client.
 const FORWARDED_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("x-request-id"),
@@ -33,80 +29,6 @@ const FORWARDED_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("openai-processing-ms"),
     HeaderName::from_static("openai-version"),
 ];
-
-/// A parsed OpenAI request ready to be sent to targets.
-pub struct PreparedRequest {
-    pub endpoint: Endpoint,
-    pub model: String,
-    pub stream: bool,
-    /// True when the gateway added `stream_options.include_usage` and must strip usage again.
-    pub inject_usage: bool,
-    /// The body as sent upstream (the gateway's own `policy` field removed).
-    pub body: Bytes,
-    /// The routing policy the request names (body field `policy` or `x-promptgate-policy`).
-    pub policy: Option<String>,
-    /// The output token limit the request sets, for cost estimates.
-    pub max_tokens: Option<u64>,
-}
-
-impl PreparedRequest {
-    pub fn parse(endpoint: Endpoint, body: Bytes) -> Result<Self, GatewayError> {
-        let doc = RequestDoc::parse(&body)?;
-        let model = doc.model()?.into_owned();
-        let stream = endpoint != Endpoint::Embeddings && doc.stream()?;
-        let inject_usage = stream && endpoint.has_stream_usage_option() && !doc.include_usage()?;
-        let mut max_tokens = None;
-        for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
-            if let Ok(Some(n)) = doc.get::<u64>(key) {
-                max_tokens = Some(n);
-                break;
-            }
-        }
-        let policy: Option<String> = doc.get("policy")?;
-        let body = if policy.is_some() {
-            let mut doc = doc;
-            doc.remove("policy");
-            Bytes::from(doc.to_bytes(body.len()))
-        } else {
-            body.clone()
-        };
-        Ok(PreparedRequest {
-            endpoint,
-            model,
-            stream,
-            inject_usage,
-            body,
-            policy,
-            max_tokens,
-        })
-    }
-
-    /// The body for one target: the original bytes unless the model or stream options change.
-    fn body_for(&self, target_model: Option<&str>) -> Result<Bytes, GatewayError> {
-        let rename = target_model.filter(|m| *m != self.model);
-        if rename.is_none() && !self.inject_usage {
-            return Ok(self.body.clone());
-        }
-        let mut doc = RequestDoc::parse(&self.body)?;
-        if let Some(model) = rename {
-            doc.set_str("model", model);
-        }
-        if self.inject_usage {
-            let mut options = match doc.raw("stream_options") {
-                Some(raw) => {
-                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                        .unwrap_or_default()
-                }
-                None => serde_json::Map::new(),
-            };
-            options.insert("include_usage".into(), serde_json::Value::Bool(true));
-            let raw: Box<RawValue> = serde_json::value::to_raw_value(&options)
-                .map_err(|e| GatewayError::Internal(e.to_string()))?;
-            doc.set_raw("stream_options", raw);
-        }
-        Ok(Bytes::from(doc.to_bytes(self.body.len())))
-    }
-}
 
 pub async fn run<D: Downstream>(
     gw: &Gateway,
