@@ -78,9 +78,12 @@ impl AdminApp {
                 let snapshot = gw.snapshot();
                 let mut routes: Vec<&str> = snapshot.route_names().collect();
                 routes.sort_unstable();
+                let mut policies: Vec<&str> = snapshot.policy_names().collect();
+                policies.sort_unstable();
                 let body = json!({
                     "version": snapshot.version,
                     "routes": routes,
+                    "policies": policies,
                     "default_route": snapshot.default_route().is_some(),
                 });
                 (

@@ -13,6 +13,9 @@
 //!   (a probe that never reports back expires after another `open_ms`);
 //! * **half-open** → **closed** when the probe succeeds, → **open** again when it fails.
 //!
+//! At most 4096 targets are tracked (a default route passes client-chosen model names
+//! through); further ones are always admitted and not exported.
+//!
 //! Targets whose breaker is open are skipped. Ejection is capped: when every target of a
 //! request is open, all of them are tried anyway, least recently failed first.
 //!

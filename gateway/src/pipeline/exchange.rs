@@ -125,7 +125,9 @@ pub async fn send_with_retries<'s>(
         let view = gw
             .health
             .record(key, &snapshot.health, ok, latency, Instant::now());
-        gw.metrics.upstream_health(key.0, key.1, &view);
+        if let Some(view) = view {
+            gw.metrics.upstream_health(key.0, key.1, &view);
+        }
     };
     let trace_id = Bytes::copy_from_slice(rec.trace_id.as_bytes());
     let mut last: Option<Failure> = None;

@@ -165,11 +165,22 @@ fn p95(samples: &VecDeque<f64>) -> Option<f64> {
     sorted.get(rank.saturating_sub(1)).copied()
 }
 
+/// Targets tracked at most: a default route passes client-chosen model names through, and
+/// those must not grow memory (or metric labels) without bound. Later targets are untracked:
+/// always admitted, never exported.
+pub const MAX_TRACKED_TARGETS: usize = 4096;
+
 /// Health of every target seen, kept in the long-lived gateway across config reloads.
 /// Keyed provider → upstream model so that lookups need no allocation.
 #[derive(Debug, Default)]
 pub struct HealthRegistry {
-    targets: Mutex<HashMap<String, HashMap<String, TargetHealth>>>,
+    targets: Mutex<Targets>,
+}
+
+#[derive(Debug, Default)]
+struct Targets {
+    by_provider: HashMap<String, HashMap<String, TargetHealth>>,
+    count: usize,
 }
 
 impl HealthRegistry {
@@ -178,38 +189,54 @@ impl HealthRegistry {
         key: (&str, &str),
         now: Instant,
         f: impl FnOnce(&mut TargetHealth) -> R,
-    ) -> R {
-        let mut map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = map.get_mut(key.0).and_then(|m| m.get_mut(key.1)) {
-            return f(t);
+    ) -> Option<R> {
+        let mut guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let targets = &mut *guard;
+        if let Some(t) = targets
+            .by_provider
+            .get_mut(key.0)
+            .and_then(|m| m.get_mut(key.1))
+        {
+            return Some(f(t));
         }
-        let t = map
+        if targets.count >= MAX_TRACKED_TARGETS {
+            return None;
+        }
+        targets.count += 1;
+        let t = targets
+            .by_provider
             .entry(key.0.to_owned())
             .or_default()
             .entry(key.1.to_owned())
             .or_insert_with(|| TargetHealth::new(now));
-        f(t)
+        Some(f(t))
+    }
+
+    fn get(&self, key: (&str, &str), f: impl FnOnce(&TargetHealth) -> Admission) -> Admission {
+        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.by_provider.get(key.0).and_then(|m| m.get(key.1)) {
+            Some(t) => f(t),
+            None => Admission::Allowed,
+        }
     }
 
     /// What [`HealthRegistry::admit`] would answer, without taking a probe.
     pub fn peek(&self, key: (&str, &str), config: &HealthConfig, now: Instant) -> Admission {
-        let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(key.0).and_then(|m| m.get(key.1)) {
-            None => Admission::Allowed,
-            Some(t) => match t.state {
-                BreakerState::Closed => Admission::Allowed,
-                _ if now.saturating_duration_since(t.since) >= config.open => Admission::Probe,
-                _ => Admission::Rejected,
-            },
-        }
+        self.get(key, |t| match t.state {
+            BreakerState::Closed => Admission::Allowed,
+            _ if now.saturating_duration_since(t.since) >= config.open => Admission::Probe,
+            _ => Admission::Rejected,
+        })
     }
 
     /// Decides whether `key` may be tried now; a half-open breaker admits one probe.
     pub fn admit(&self, key: (&str, &str), config: &HealthConfig, now: Instant) -> Admission {
         self.with(key, now, |t| t.admit(config, now))
+            .unwrap_or(Admission::Allowed)
     }
 
     /// Records one attempt's outcome; `latency` is `None` when no timing is meaningful.
+    /// `None` when the target is not tracked ([`MAX_TRACKED_TARGETS`]).
     pub fn record(
         &self,
         key: (&str, &str),
@@ -217,7 +244,7 @@ impl HealthRegistry {
         ok: bool,
         latency: Option<Duration>,
         now: Instant,
-    ) -> HealthView {
+    ) -> Option<HealthView> {
         self.with(key, now, |t| {
             t.record(config, ok, latency, now);
             t.view()
@@ -225,16 +252,19 @@ impl HealthRegistry {
     }
 
     pub fn view(&self, key: (&str, &str)) -> Option<HealthView> {
-        let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key.0)
+        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .by_provider
+            .get(key.0)
             .and_then(|m| m.get(key.1))
             .map(TargetHealth::view)
     }
 
     /// Every target seen, sorted by provider then model.
     pub fn views(&self) -> Vec<(TargetKey, HealthView)> {
-        let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<_> = map
+        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = guard
+            .by_provider
             .iter()
             .flat_map(|(p, models)| {
                 models
@@ -269,7 +299,7 @@ mod tests {
             reg.record(K, &cfg, false, None, t0);
         }
         assert_eq!(reg.admit(K, &cfg, t0), Admission::Allowed);
-        let view = reg.record(K, &cfg, false, None, t0);
+        let view = reg.record(K, &cfg, false, None, t0).unwrap();
         assert_eq!(
             (view.state, view.consecutive_failures),
             (BreakerState::Open, 3)
@@ -286,7 +316,9 @@ mod tests {
             "exactly one probe"
         );
         assert_eq!(reg.view(K).unwrap().state, BreakerState::HalfOpen);
-        let view = reg.record(K, &cfg, true, Some(Duration::from_millis(10)), t1);
+        let view = reg
+            .record(K, &cfg, true, Some(Duration::from_millis(10)), t1)
+            .unwrap();
         assert_eq!(
             (view.state, view.consecutive_failures),
             (BreakerState::Closed, 0)
@@ -303,7 +335,7 @@ mod tests {
         let t1 = t0 + Duration::from_millis(150);
         assert_eq!(reg.admit(K, &cfg, t1), Admission::Probe);
         assert_eq!(
-            reg.record(K, &cfg, false, None, t1).state,
+            reg.record(K, &cfg, false, None, t1).unwrap().state,
             BreakerState::Open
         );
         assert_eq!(
@@ -343,5 +375,18 @@ mod tests {
         assert!((reg.view(K).unwrap().p95_ms.unwrap() - 39.0).abs() < 1e-6);
         assert_eq!(p95(&VecDeque::new()), None);
         assert_eq!(reg.views().len(), 1);
+    }
+
+    #[test]
+    fn tracking_is_capped() {
+        let (reg, cfg, t0) = (HealthRegistry::default(), config(), Instant::now());
+        for i in 0..MAX_TRACKED_TARGETS {
+            assert!(reg
+                .record(("a", &i.to_string()), &cfg, false, None, t0)
+                .is_some());
+        }
+        assert!(reg.record(("a", "new"), &cfg, false, None, t0).is_none());
+        assert_eq!(reg.admit(("a", "new"), &cfg, t0), Admission::Allowed);
+        assert_eq!(reg.views().len(), MAX_TRACKED_TARGETS);
     }
 }
