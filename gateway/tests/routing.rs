@@ -277,3 +277,33 @@ health: {{ consecutive_failures: 1, open_ms: 100 }}\nretry: {{ max_attempts: 2, 
         BreakerState::Closed
     );
 }
+
+#[tokio::test]
+async fn streams_carry_the_decision_and_drop_the_policy_field() {
+    let events = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"small\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+    let cheap = Upstream::start(move |_, _| {
+        Reply::sse(vec![(
+            Duration::ZERO,
+            bytes::Bytes::from_static(events.as_bytes()),
+        )])
+    })
+    .await;
+    let dear = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
+    let gw = gateway(&policy_config(&cheap, &dear));
+    let (down, rec) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        chat(r#","stream":true,"policy":"cost_first""#),
+    )
+    .await;
+    assert_eq!(status(&down), 200);
+    assert!(String::from_utf8_lossy(&down.body()).contains("[DONE]"));
+    assert_eq!(
+        down.header("x-promptgate-decision"),
+        Some("policy=cost_first;chosen=cheap/small;skipped=dear/big(cost>0.001usd)")
+    );
+    assert_eq!(rec.decision.unwrap().chosen.as_deref(), Some("cheap/small"));
+    let sent: serde_json::Value = serde_json::from_slice(&cheap.requests()[0].body).unwrap();
+    assert!(sent.get("policy").is_none(), "{sent}");
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+}
