@@ -41,10 +41,26 @@ impl AdminApp {
                     .iter()
                     .map(|p| json!({"name": p.name(), "type": p.kind()}))
                     .collect();
+                let upstreams: Vec<_> = gw
+                    .health
+                    .views()
+                    .into_iter()
+                    .map(|((provider, model), v)| {
+                        json!({
+                            "provider": provider,
+                            "model": model,
+                            "state": v.state.label(),
+                            "consecutive_failures": v.consecutive_failures,
+                            "ewma_ms": v.ewma_ms,
+                            "p95_ms": v.p95_ms,
+                        })
+                    })
+                    .collect();
                 let body = json!({
                     "ready": ready,
                     "config_version": snapshot.version,
                     "providers": providers,
+                    "upstreams": upstreams,
                 });
                 let status = if ready {
                     StatusCode::OK
@@ -62,9 +78,12 @@ impl AdminApp {
                 let snapshot = gw.snapshot();
                 let mut routes: Vec<&str> = snapshot.route_names().collect();
                 routes.sort_unstable();
+                let mut policies: Vec<&str> = snapshot.policy_names().collect();
+                policies.sort_unstable();
                 let body = json!({
                     "version": snapshot.version,
                     "routes": routes,
+                    "policies": policies,
                     "default_route": snapshot.default_route().is_some(),
                 });
                 (
@@ -75,5 +94,40 @@ impl AdminApp {
             }
             _ => (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::load_str;
+    use crate::upstream::client::ClientFactory;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn readyz_lists_upstream_health() {
+        let clients = ClientFactory::new();
+        let yaml = "providers: { a: { type: mock } }\nhealth: { consecutive_failures: 1 }\n";
+        let snapshot = load_str("t.yaml", yaml, &clients).unwrap();
+        let gateway = Arc::new(Gateway::new(snapshot, clients).unwrap());
+        let config = gateway.snapshot().health;
+        let now = Instant::now();
+        let key = ("a", "m");
+        gateway
+            .health
+            .record(key, &config, true, Some(Duration::from_millis(40)), now);
+        gateway.health.record(key, &config, false, None, now);
+        let (status, _, body) = AdminApp { gateway }.route("/readyz");
+        assert_eq!(status, StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let up = &body["upstreams"][0];
+        assert_eq!(
+            (up["provider"].as_str(), up["model"].as_str()),
+            (Some("a"), Some("m"))
+        );
+        assert_eq!(up["state"], "open");
+        assert_eq!(up["consecutive_failures"], 1);
+        assert_eq!(up["ewma_ms"], 40.0);
+        assert_eq!(up["p95_ms"], 40.0);
     }
 }

@@ -36,6 +36,9 @@ pub enum GatewayError {
     /// The model answered, but not in the shape the caller required.
     #[error("The model output does not match the requested schema: {0}")]
     OutputInvalid(String),
+    /// A routing policy's constraints left no candidate; the message says why.
+    #[error("{0}")]
+    NoCandidate(String),
     #[error("Internal gateway error: {0}")]
     Internal(String),
     /// No `Authorization: Bearer` key, or one that matches no virtual key.
@@ -97,6 +100,7 @@ impl GatewayError {
                 StatusCode::BAD_GATEWAY
             }
             GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::NoCandidate(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             GatewayError::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
@@ -119,6 +123,7 @@ impl GatewayError {
             GatewayError::UpstreamUnavailable(_) => "upstream_unavailable",
             GatewayError::UpstreamTimeout(_) => "upstream_timeout",
             GatewayError::OutputInvalid(_) => "output_invalid",
+            GatewayError::NoCandidate(_) => "no_candidate",
             GatewayError::Internal(_) => "internal",
             GatewayError::InvalidApiKey => "invalid_api_key",
             GatewayError::ModelNotAllowed(_) => "model_not_allowed",
@@ -183,6 +188,7 @@ impl GatewayError {
             GatewayError::OutputInvalid(_) => {
                 ("server_error", Some("output_schema_mismatch"), None)
             }
+            GatewayError::NoCandidate(_) => ("server_error", Some("no_candidate"), None),
             GatewayError::Internal(_) => ("server_error", None, None),
             GatewayError::InvalidApiKey => ("invalid_request_error", Some("invalid_api_key"), None),
             GatewayError::ModelNotAllowed(_) => {

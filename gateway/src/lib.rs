@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;
+pub mod routing;
 pub mod server;
 pub mod tenants;
 pub mod trace_id;

@@ -9,6 +9,7 @@ use prometheus::{
 };
 
 use crate::pipeline::record::RequestRecord;
+use crate::routing::health::HealthView;
 use crate::tenants::limiter::LimiterMetrics;
 
 pub struct Metrics {
@@ -31,6 +32,8 @@ pub struct Metrics {
     genai_tokens: HistogramVec,
     /// Virtual-key limits ([`crate::tenants`]).
     pub tenants: LimiterMetrics,
+    upstream_health: IntGaugeVec,
+    upstream_latency_ewma: prometheus::GaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -159,6 +162,20 @@ impl Metrics {
                 "gen_ai_token_type",
             ],
         )?;
+        let upstream_health = IntGaugeVec::new(
+            Opts::new(
+                "promptgate_upstream_health",
+                "Circuit breaker state per upstream target: 0 closed, 1 half-open, 2 open",
+            ),
+            &["provider", "model"],
+        )?;
+        let upstream_latency_ewma = prometheus::GaugeVec::new(
+            Opts::new(
+                "promptgate_upstream_latency_ewma_seconds",
+                "EWMA of the latency to the response head per upstream target",
+            ),
+            &["provider", "model"],
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_errors.clone()),
@@ -176,6 +193,8 @@ impl Metrics {
             Box::new(config_reloads.clone()),
             Box::new(genai_duration.clone()),
             Box::new(genai_tokens.clone()),
+            Box::new(upstream_health.clone()),
+            Box::new(upstream_latency_ewma.clone()),
         ] {
             registry.register(c)?;
         }
@@ -199,6 +218,8 @@ impl Metrics {
             genai_duration,
             genai_tokens,
             tenants,
+            upstream_health,
+            upstream_latency_ewma,
         })
     }
 
@@ -211,6 +232,18 @@ impl Metrics {
         self.upstream_errors
             .with_label_values(&[provider, kind])
             .inc();
+    }
+
+    /// Exports one target's health after an attempt.
+    pub fn upstream_health(&self, provider: &str, model: &str, view: &HealthView) {
+        self.upstream_health
+            .with_label_values(&[provider, model])
+            .set(view.state.gauge());
+        if let Some(ms) = view.ewma_ms {
+            self.upstream_latency_ewma
+                .with_label_values(&[provider, model])
+                .set(ms / 1000.0);
+        }
     }
 
     pub fn record(&self, rec: &RequestRecord) {

@@ -4,6 +4,7 @@
 pub mod downstream;
 pub mod exchange;
 pub mod generate;
+pub mod prepared;
 pub mod record;
 pub mod respond;
 pub mod stream;
@@ -21,6 +22,7 @@ use crate::config::Snapshot;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::providers::Endpoint;
+use crate::routing::health::HealthRegistry;
 use crate::tenants::limiter::Limiter;
 use crate::upstream::client::ClientFactory;
 use crate::upstream::retry::RetryBudget;
@@ -33,6 +35,8 @@ pub struct Gateway {
     budget: ArcSwap<RetryBudget>,
     pub metrics: Metrics,
     pub clients: Arc<ClientFactory>,
+    /// Passive health of upstream targets; outlives snapshots.
+    pub health: HealthRegistry,
     ready: AtomicBool,
     /// Virtual-key rate limits and budgets; outlives config reloads.
     pub limiter: Limiter,
@@ -50,6 +54,7 @@ impl Gateway {
             budget: ArcSwap::from_pointee(budget),
             metrics,
             clients,
+            health: HealthRegistry::default(),
             ready: AtomicBool::new(true),
             limiter,
         })
@@ -191,6 +196,8 @@ pub struct GatewayRequest {
     pub trace_id: String,
     /// The client's `Authorization` header (a virtual key), marked sensitive.
     pub authorization: Option<HeaderValue>,
+    /// The client's request headers (e.g. `x-promptgate-policy`).
+    pub headers: http::HeaderMap,
 }
 
 /// Runs one request to completion and returns what it recorded.

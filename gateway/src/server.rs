@@ -50,6 +50,7 @@ impl ProxyHttp for GatewayProxy {
         let route = ApiRoute::classify(&header.method, header.uri.path());
         let trace_id = trace_id::from_headers(&header.headers);
         let method = header.method.clone();
+        let headers = header.headers.clone();
         let path = header.uri.path().to_owned();
         let gw = &self.gateway;
         gw.metrics.inflight.inc();
@@ -97,6 +98,7 @@ impl ProxyHttp for GatewayProxy {
             body,
             trace_id,
             authorization,
+            headers,
         };
         let rec = pipeline::handle(gw, request, &mut PingoraDownstream { session }).await;
         if rec.client_disconnected {

@@ -37,3 +37,20 @@ fn every_example_config_compiles() {
     }
     assert!(checked >= 3, "found only {checked} example configs");
 }
+
+#[test]
+fn policies_example_compiles_inside_the_multi_provider_example() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let base = std::fs::read_to_string(format!("{root}/examples/multi-provider.yaml")).unwrap();
+    let policies = std::fs::read_to_string(format!("{root}/policies/routing.yaml")).unwrap();
+    let text = format!("{base}\n{policies}");
+    let snapshot = compile(
+        parse_yaml(&text).unwrap(),
+        content_version(text.as_bytes()),
+        &ClientFactory::default(),
+        placeholder_env,
+    )
+    .unwrap();
+    assert!(snapshot.policy("cost_first").is_some());
+    assert!(snapshot.policy("quality_first").is_some());
+}

@@ -29,6 +29,12 @@ pub struct RawConfig {
     /// Redis shared by replicas for rate limits and budgets, e.g. `redis://host:6379`.
     #[serde(default)]
     pub redis_url: Option<String>,
+    /// Passive health and circuit breakers of upstream targets (see `routing`).
+    #[serde(default)]
+    pub health: RawHealth,
+    /// Named routing policies (see `routing`).
+    #[serde(default)]
+    pub policies: Vec<RawPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,7 +255,13 @@ pub enum MockResponseMode {
 pub struct RawRoute {
     /// The `model` name clients send.
     pub model: String,
+    /// May be empty when `policy` is set.
+    #[serde(default)]
     pub targets: Vec<RawTarget>,
+    /// A policy applied to every request of this route (its candidates first, then the
+    /// route's own targets as fallback).
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,4 +298,69 @@ pub struct RawPrice {
     /// Price of prompt tokens served from the provider's cache; defaults to the input price.
     #[serde(default)]
     pub cached_input_per_million: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    pub consecutive_failures: u32,
+    pub open_ms: u64,
+    /// Latency samples kept per target for the p95.
+    pub window: usize,
+    pub ewma_alpha: f64,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth {
+            consecutive_failures: 5,
+            open_ms: 10_000,
+            window: 100,
+            ewma_alpha: 0.3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    MinCost,
+    MinLatency,
+    MaxQuality,
+    Weighted,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub name: String,
+    pub objective: Objective,
+    #[serde(default)]
+    pub constraints: RawConstraints,
+    pub candidates: Vec<RawCandidate>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConstraints {
+    #[serde(default)]
+    pub max_p95_latency_ms: Option<f64>,
+    #[serde(default)]
+    pub min_quality_score: Option<f64>,
+    #[serde(default)]
+    pub max_cost_per_request_usd: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCandidate {
+    pub provider: String,
+    /// The upstream model (needed to price the candidate).
+    pub model: String,
+    /// 0.0..=1.0; defaults to 0.5.
+    #[serde(default)]
+    pub quality: Option<f64>,
+    /// For the `weighted` objective.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
 }

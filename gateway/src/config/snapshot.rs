@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::env::expand;
 use super::http_provider::{secret, HttpProviderSettings};
-use super::raw::{RawConfig, RawPrice, RawProvider, RawTarget};
+use super::raw::{RawConfig, RawHealth, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
 use crate::providers::anthropic::AnthropicProvider;
 use crate::providers::azure::AzureProvider;
@@ -16,6 +16,8 @@ use crate::providers::gemini::GeminiProvider;
 use crate::providers::mock::MockProvider;
 use crate::providers::openai::OpenAiProvider;
 use crate::providers::Provider;
+use crate::routing::health::HealthConfig;
+use crate::routing::policy::Policy;
 use crate::tenants::Tenants;
 use crate::upstream::client::ClientFactory;
 use crate::upstream::retry::RetryPolicy;
@@ -38,6 +40,8 @@ pub struct Snapshot {
     pub tenants: Tenants,
     /// Redis for limits shared across replicas.
     pub redis_url: Option<String>,
+    pub health: HealthConfig,
+    policies: HashMap<String, Arc<Policy>>,
 }
 
 pub struct Route {
@@ -45,6 +49,8 @@ pub struct Route {
     pub name: String,
     /// Targets grouped by priority, lowest first.
     tiers: Vec<Vec<Target>>,
+    /// The policy applied to every request of this route.
+    pub policy: Option<Arc<Policy>>,
 }
 
 pub struct Target {
@@ -79,16 +85,21 @@ impl Snapshot {
     pub fn route_names(&self) -> impl Iterator<Item = &str> {
         self.routes.keys().map(String::as_str)
     }
+
+    pub fn policy(&self, name: &str) -> Option<&Arc<Policy>> {
+        self.policies.get(name)
+    }
+
+    pub fn policy_names(&self) -> impl Iterator<Item = &str> {
+        self.policies.keys().map(String::as_str)
+    }
 }
 
 impl Route {
     /// The targets to try, in order, for at most `max_attempts` attempts: each priority tier
     /// in a weighted random order, lower tiers first, cycling when attempts exceed targets.
     pub fn attempt_order(&self, max_attempts: usize) -> Vec<&Target> {
-        let mut order: Vec<&Target> = Vec::with_capacity(max_attempts);
-        for tier in &self.tiers {
-            weighted_shuffle_into(tier, &mut order);
-        }
+        let mut order = self.ordered_targets();
         let distinct = order.len();
         if distinct == 0 {
             return order;
@@ -99,6 +110,15 @@ impl Route {
             i += 1;
         }
         order.truncate(max_attempts.max(1));
+        order
+    }
+
+    /// Each target once: each priority tier in a weighted random order, lower tiers first.
+    pub fn ordered_targets(&self) -> Vec<&Target> {
+        let mut order: Vec<&Target> = Vec::with_capacity(4);
+        for tier in &self.tiers {
+            weighted_shuffle_into(tier, &mut order);
+        }
         order
     }
 
@@ -151,13 +171,32 @@ pub fn compile(
             .map_err(|e| format!("providers.{name}: {e}"))?;
         providers.insert(name.clone(), built);
     }
+    let health = check_health(&raw.health)?;
+    let mut policies = HashMap::new();
+    for (i, policy) in raw.policies.iter().enumerate() {
+        let built = Policy::compile(policy, &providers)
+            .map_err(|e| format!("policies[{i}] ({}): {e}", policy.name))?;
+        if policies
+            .insert(policy.name.clone(), Arc::new(built))
+            .is_some()
+        {
+            return Err(format!("policies[{i}]: duplicate policy `{}`", policy.name));
+        }
+    }
     let mut routes = HashMap::new();
     for (i, route) in raw.routes.iter().enumerate() {
         if route.model.is_empty() {
             return Err(format!("routes[{i}].model must not be empty"));
         }
-        let built = build_route(&route.model, &route.targets, &providers)
+        let policy = match &route.policy {
+            Some(name) => Some(policies.get(name).cloned().ok_or_else(|| {
+                format!("routes[{i}] ({}): unknown policy `{name}`", route.model)
+            })?),
+            None => None,
+        };
+        let mut built = build_route(&route.model, &route.targets, &providers, policy.is_some())
             .map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?;
+        built.policy = policy;
         if routes
             .insert(route.model.clone(), Arc::new(built))
             .is_some()
@@ -170,7 +209,7 @@ pub fn compile(
     }
     let default_route = match &raw.default_route {
         Some(d) => Some(Arc::new(
-            build_route("default", &d.targets, &providers)
+            build_route("default", &d.targets, &providers, false)
                 .map_err(|e| format!("default_route: {e}"))?,
         )),
         None => None,
@@ -215,6 +254,8 @@ pub fn compile(
         models_body,
         tenants,
         redis_url,
+        health,
+        policies,
     })
 }
 
@@ -279,8 +320,9 @@ fn build_route(
     name: &str,
     targets: &[RawTarget],
     providers: &HashMap<String, Arc<dyn Provider>>,
+    has_policy: bool,
 ) -> Result<Route, String> {
-    if targets.is_empty() {
+    if targets.is_empty() && !has_policy {
         return Err("a route needs at least one target".into());
     }
     let mut tiers: Vec<(u32, Vec<Target>)> = Vec::new();
@@ -312,6 +354,25 @@ fn build_route(
     Ok(Route {
         name: name.to_owned(),
         tiers: tiers.into_iter().map(|(_, t)| t).collect(),
+        policy: None,
+    })
+}
+
+fn check_health(raw: &RawHealth) -> Result<HealthConfig, String> {
+    if raw.consecutive_failures == 0 {
+        return Err("health.consecutive_failures must be greater than 0".into());
+    }
+    if raw.window == 0 {
+        return Err("health.window must be greater than 0".into());
+    }
+    if !(raw.ewma_alpha > 0.0 && raw.ewma_alpha <= 1.0) {
+        return Err("health.ewma_alpha must be in (0, 1]".into());
+    }
+    Ok(HealthConfig {
+        consecutive_failures: raw.consecutive_failures,
+        open: Duration::from_millis(raw.open_ms),
+        window: raw.window,
+        ewma_alpha: raw.ewma_alpha,
     })
 }
 

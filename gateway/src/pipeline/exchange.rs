@@ -5,18 +5,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde_json::value::RawValue;
 
 use super::downstream::Downstream;
+pub use super::prepared::{PreparedRequest, POLICY_HEADER};
 use super::record::RequestRecord;
 use super::respond::{self, COST};
 use super::{Gateway, GatewayRequest};
 use crate::accounting::format_cost;
 use crate::config::{Snapshot, Target};
 use crate::error::GatewayError;
-use crate::openai::request::RequestDoc;
 use crate::openai::usage::Usage;
 use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
+use crate::routing::health::Admission;
+use crate::routing::plan::target_key;
+use crate::routing::{self, RequestFacts};
 use crate::upstream::body::BodyError;
 use crate::upstream::retry::retry_after;
 
@@ -28,58 +30,6 @@ const FORWARDED_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("openai-version"),
 ];
 
-/// A parsed OpenAI request ready to be sent to targets.
-pub struct PreparedRequest {
-    pub endpoint: Endpoint,
-    pub model: String,
-    pub stream: bool,
-    /// True when the gateway added `stream_options.include_usage` and must strip usage again.
-    pub inject_usage: bool,
-    pub body: Bytes,
-}
-
-impl PreparedRequest {
-    pub fn parse(endpoint: Endpoint, body: Bytes) -> Result<Self, GatewayError> {
-        let doc = RequestDoc::parse(&body)?;
-        let model = doc.model()?.into_owned();
-        let stream = endpoint != Endpoint::Embeddings && doc.stream()?;
-        let inject_usage = stream && endpoint.has_stream_usage_option() && !doc.include_usage()?;
-        Ok(PreparedRequest {
-            endpoint,
-            model,
-            stream,
-            inject_usage,
-            body: body.clone(),
-        })
-    }
-
-    /// The body for one target: the original bytes unless the model or stream options change.
-    fn body_for(&self, target_model: Option<&str>) -> Result<Bytes, GatewayError> {
-        let rename = target_model.filter(|m| *m != self.model);
-        if rename.is_none() && !self.inject_usage {
-            return Ok(self.body.clone());
-        }
-        let mut doc = RequestDoc::parse(&self.body)?;
-        if let Some(model) = rename {
-            doc.set_str("model", model);
-        }
-        if self.inject_usage {
-            let mut options = match doc.raw("stream_options") {
-                Some(raw) => {
-                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                        .unwrap_or_default()
-                }
-                None => serde_json::Map::new(),
-            };
-            options.insert("include_usage".into(), serde_json::Value::Bool(true));
-            let raw: Box<RawValue> = serde_json::value::to_raw_value(&options)
-                .map_err(|e| GatewayError::Internal(e.to_string()))?;
-            doc.set_raw("stream_options", raw);
-        }
-        Ok(Bytes::from(doc.to_bytes(self.body.len())))
-    }
-}
-
 pub async fn run<D: Downstream>(
     gw: &Gateway,
     snapshot: &Snapshot,
@@ -88,7 +38,14 @@ pub async fn run<D: Downstream>(
     down: &mut D,
     rec: &mut RequestRecord,
 ) -> Result<(), GatewayError> {
-    let prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
+    let mut prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
+    if prepared.policy.is_none() {
+        prepared.policy = req
+            .headers
+            .get(POLICY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
     match send_with_retries(gw, snapshot, &prepared, rec).await {
         Ok(success) => relay(snapshot, &prepared, success, down, rec).await,
         Err(failure) => {
@@ -133,13 +90,69 @@ pub async fn send_with_retries<'s>(
         .route(&prepared.model)
         .ok_or_else(|| fail(GatewayError::ModelNotFound(prepared.model.clone())))?;
     rec.route = Some(route.name.clone());
+    let routing_policy = match prepared.policy.as_deref() {
+        Some(name) => Some(snapshot.policy(name).map(|p| p.as_ref()).ok_or_else(|| {
+            fail(GatewayError::InvalidRequest {
+                message: format!("Unknown routing policy `{name}`."),
+                param: Some("policy".into()),
+                code: Some("unknown_policy"),
+            })
+        })?),
+        None => route.policy.as_deref(),
+    };
     let policy = snapshot.retry;
-    let order = route.attempt_order(policy.max_attempts as usize);
+    let facts = RequestFacts {
+        model: &prepared.model,
+        body_bytes: prepared.body.len(),
+        max_tokens: prepared.max_tokens,
+    };
+    let plan = routing::plan(
+        &gw.health,
+        &snapshot.health,
+        snapshot,
+        route,
+        routing_policy,
+        facts,
+        policy.max_attempts as usize,
+        Instant::now(),
+    );
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(rejected) => {
+            let (error, decision) = *rejected;
+            tracing::debug!(?decision, "routing decision: no candidate");
+            rec.decision = Some(decision);
+            return Err(fail(error));
+        }
+    };
+    rec.decision = plan.decision;
+    let health = |key: (&str, &str), ok: bool, latency: Option<Duration>| {
+        let view = gw
+            .health
+            .record(key, &snapshot.health, ok, latency, Instant::now());
+        if let Some(view) = view {
+            gw.metrics.upstream_health(key.0, key.1, &view);
+        }
+    };
     let trace_id = Bytes::copy_from_slice(rec.trace_id.as_bytes());
     let mut last: Option<Failure> = None;
     let mut last_provider: Option<&str> = None;
     let mut last_retry_after: Option<Duration> = None;
-    for (attempt, target) in order.into_iter().enumerate() {
+    let mut attempt: u32 = 0;
+    for target in plan.targets {
+        let key = target_key(target, &prepared.model);
+        if !plan.forced {
+            match gw.health.admit(key, &snapshot.health, Instant::now()) {
+                Admission::Allowed => {}
+                Admission::Probe => {
+                    if let Some(view) = gw.health.view(key) {
+                        gw.metrics.upstream_health(key.0, key.1, &view);
+                    }
+                }
+                // Opened since the plan was made, or another request holds the probe.
+                Admission::Rejected => continue,
+            }
+        }
         if attempt > 0 {
             let same_provider = last_provider == Some(target.provider.name());
             if same_provider {
@@ -154,7 +167,7 @@ pub async fn send_with_retries<'s>(
                 break;
             }
             if same_provider {
-                let backoff = policy.backoff(attempt as u32);
+                let backoff = policy.backoff(attempt);
                 let wait = last_retry_after.map_or(backoff, |ra| ra.max(backoff));
                 tokio::time::sleep(wait).await;
             }
@@ -165,6 +178,7 @@ pub async fn send_with_retries<'s>(
             .unwrap_or_else(|| prepared.model.clone());
         let body = prepared.body_for(target.model.as_deref()).map_err(fail)?;
         rec.attempts += 1;
+        attempt += 1;
         rec.provider_kind = Some(target.provider.kind());
         rec.upstream_model = Some(upstream_model.clone());
         last_provider = Some(target.provider.name());
@@ -177,16 +191,18 @@ pub async fn send_with_retries<'s>(
         };
         let sent_at = Instant::now();
         let response = target.provider.send(call).await;
-        rec.upstream_time += sent_at.elapsed();
+        let head_latency = sent_at.elapsed();
+        rec.upstream_time += head_latency;
         match response {
             Err(AttemptError::Unsupported(message)) => {
                 return Err(fail(GatewayError::Unsupported(message)));
             }
             Err(err) => {
-                let kind = match err {
-                    AttemptError::Timeout(_) => "timeout",
-                    _ => "transport",
+                let (kind, latency) = match err {
+                    AttemptError::Timeout(_) => ("timeout", Some(head_latency)),
+                    _ => ("transport", None),
                 };
+                health(key, false, latency);
                 gw.metrics.upstream_error(target.provider.name(), kind);
                 tracing::debug!(provider = target.provider.name(), error = %err, "upstream attempt failed");
                 let error = match err {
@@ -205,12 +221,18 @@ pub async fn send_with_retries<'s>(
                     match first {
                         Ok(chunk) => first_chunk = chunk,
                         Err(err) => {
+                            health(key, false, None);
                             gw.metrics
                                 .upstream_error(target.provider.name(), "stream_start");
                             last = Some(fail(GatewayError::UpstreamUnavailable(err.to_string())));
                             continue;
                         }
                     }
+                }
+                health(key, true, Some(sent_at.elapsed()));
+                if let Some(decision) = rec.decision.as_mut() {
+                    decision.chosen = Some(format!("{}/{}", key.0, key.1));
+                    tracing::debug!(?decision, "routing decision");
                 }
                 return Ok(Success {
                     target,
@@ -232,6 +254,8 @@ pub async fn send_with_retries<'s>(
                     .await
                     .unwrap_or_default();
                 let mapped = target.provider.map_error(status, body);
+                // A client error says nothing about the target's health.
+                health(key, !mapped.retryable, Some(head_latency));
                 let failure = Failure {
                     error: GatewayError::Upstream {
                         status: mapped.status,

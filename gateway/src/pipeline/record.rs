@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::openai::usage::Usage;
+use crate::routing::RoutingDecision;
 use crate::tenants::VirtualKey;
 
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct RequestRecord {
     pub client_disconnected: bool,
     /// The virtual key the request authenticated with, if auth is on.
     pub tenant: Option<Arc<VirtualKey>>,
+    /// Why the targets were tried in this order (policies, skipped breakers).
+    pub decision: Option<RoutingDecision>,
 }
 
 impl RequestRecord {
@@ -45,6 +48,7 @@ impl RequestRecord {
             error: None,
             client_disconnected: false,
             tenant: None,
+            decision: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::error::GatewayError;
 pub const TRACE_ID: HeaderName = HeaderName::from_static("x-promptgate-trace-id");
 pub const ROUTE: HeaderName = HeaderName::from_static("x-promptgate-route");
 pub const COST: HeaderName = HeaderName::from_static("x-promptgate-cost-usd");
+pub const DECISION: HeaderName = HeaderName::from_static("x-promptgate-decision");
 
 /// Headers every response carries: the trace id and, once known, the route.
 pub fn gateway_headers(rec: &RequestRecord) -> Vec<(HeaderName, HeaderValue)> {
@@ -20,6 +21,11 @@ pub fn gateway_headers(rec: &RequestRecord) -> Vec<(HeaderName, HeaderValue)> {
     if let Some(route) = &rec.route {
         if let Ok(v) = HeaderValue::from_str(route) {
             headers.push((ROUTE, v));
+        }
+    }
+    if let Some(decision) = &rec.decision {
+        if let Ok(v) = HeaderValue::from_str(&decision.header_value()) {
+            headers.push((DECISION, v));
         }
     }
     headers

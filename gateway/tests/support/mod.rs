@@ -208,7 +208,7 @@ pub async fn call_with(
     body: impl Into<Bytes>,
     down: BufferedDownstream,
 ) -> (BufferedDownstream, RequestRecord) {
-    call_as(gw, endpoint, body, None, down).await
+    call_full(gw, endpoint, body, None, http::HeaderMap::new(), down).await
 }
 
 /// Like [`call_with`], with an `Authorization: Bearer <key>` header when `key` is set.
@@ -217,6 +217,28 @@ pub async fn call_as(
     endpoint: Endpoint,
     body: impl Into<Bytes>,
     key: Option<&str>,
+    down: BufferedDownstream,
+) -> (BufferedDownstream, RequestRecord) {
+    call_full(gw, endpoint, body, key, http::HeaderMap::new(), down).await
+}
+
+/// Like [`call_with`], with client request headers.
+pub async fn call_with_headers(
+    gw: &Gateway,
+    endpoint: Endpoint,
+    body: impl Into<Bytes>,
+    headers: http::HeaderMap,
+    down: BufferedDownstream,
+) -> (BufferedDownstream, RequestRecord) {
+    call_full(gw, endpoint, body, None, headers, down).await
+}
+
+pub async fn call_full(
+    gw: &Gateway,
+    endpoint: Endpoint,
+    body: impl Into<Bytes>,
+    key: Option<&str>,
+    headers: http::HeaderMap,
     mut down: BufferedDownstream,
 ) -> (BufferedDownstream, RequestRecord) {
     let request = GatewayRequest {
@@ -227,6 +249,7 @@ pub async fn call_as(
         body: body.into(),
         trace_id: promptgate::trace_id::new_trace_id(),
         authorization: key.map(|k| http::HeaderValue::from_str(&format!("Bearer {k}")).unwrap()),
+        headers,
     };
     let rec = handle(gw, request, &mut down).await;
     (down, rec)
