@@ -196,8 +196,9 @@ pub struct GatewayRequest {
     pub trace_id: String,
     /// The client's `Authorization` header (a virtual key), marked sensitive.
     pub authorization: Option<HeaderValue>,
-    /// The client's request headers (e.g. `x-promptgate-policy`).
-    pub headers: http::HeaderMap,
+    /// The client's `x-promptgate-policy` header, if any (only this header is kept: copying
+    /// the whole header map would cost every request).
+    pub policy_header: Option<http::HeaderValue>,
 }
 
 /// Runs one request to completion and returns what it recorded.

@@ -16,6 +16,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::error::GatewayError;
 use crate::pipeline::downstream::{ClientGone, Downstream, ResponseHead};
+use crate::pipeline::exchange::POLICY_HEADER;
 use crate::pipeline::record::RequestRecord;
 use crate::pipeline::{self, respond, ApiRoute, Gateway, GatewayRequest};
 use crate::providers::PassthroughBase;
@@ -50,7 +51,7 @@ impl ProxyHttp for GatewayProxy {
         let route = ApiRoute::classify(&header.method, header.uri.path());
         let trace_id = trace_id::from_headers(&header.headers);
         let method = header.method.clone();
-        let headers = header.headers.clone();
+        let policy_header = header.headers.get(POLICY_HEADER).cloned();
         let path = header.uri.path().to_owned();
         let gw = &self.gateway;
         gw.metrics.inflight.inc();
@@ -98,7 +99,7 @@ impl ProxyHttp for GatewayProxy {
             body,
             trace_id,
             authorization,
-            headers,
+            policy_header,
         };
         let rec = pipeline::handle(gw, request, &mut PingoraDownstream { session }).await;
         if rec.client_disconnected {

@@ -442,7 +442,7 @@ async fn generate_with_a_schema_uses_the_forced_json_tool() {
         body: Bytes::from(request.to_string()),
         trace_id: promptgate::trace_id::new_trace_id(),
         authorization: None,
-        headers: http::HeaderMap::new(),
+        policy_header: None,
     };
     promptgate::pipeline::handle(&gw, request, &mut down).await;
     assert_eq!(

@@ -41,8 +41,8 @@ pub async fn run<D: Downstream>(
     let mut prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
     if prepared.policy.is_none() {
         prepared.policy = req
-            .headers
-            .get(POLICY_HEADER)
+            .policy_header
+            .as_ref()
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
     }

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 
 use promptgate::config::load::load_str;
 use promptgate::pipeline::downstream::BufferedDownstream;
+use promptgate::pipeline::exchange::POLICY_HEADER;
 use promptgate::pipeline::record::RequestRecord;
 use promptgate::pipeline::{handle, ApiRoute, Gateway, GatewayRequest};
 use promptgate::providers::Endpoint;
@@ -249,7 +250,7 @@ pub async fn call_full(
         body: body.into(),
         trace_id: promptgate::trace_id::new_trace_id(),
         authorization: key.map(|k| http::HeaderValue::from_str(&format!("Bearer {k}")).unwrap()),
-        headers,
+        policy_header: headers.get(POLICY_HEADER).cloned(),
     };
     let rec = handle(gw, request, &mut down).await;
     (down, rec)
