@@ -145,10 +145,17 @@ impl TargetHealth {
 
     fn view(&self) -> HealthView {
         HealthView {
+            p95_ms: p95(&self.samples),
+            ..self.view_without_p95()
+        }
+    }
+
+    fn view_without_p95(&self) -> HealthView {
+        HealthView {
             state: self.state,
             consecutive_failures: self.consecutive_failures,
             ewma_ms: self.ewma_ms,
-            p95_ms: p95(&self.samples),
+            p95_ms: None,
             last_failure: self.last_failure,
         }
     }
@@ -247,7 +254,9 @@ impl HealthRegistry {
     ) -> Option<HealthView> {
         self.with(key, now, |t| {
             t.record(config, ok, latency, now);
-            t.view()
+            // The gauges need only the state and EWMA: skip sorting samples for a p95 on
+            // every request.
+            t.view_without_p95()
         })
     }
 
