@@ -106,16 +106,27 @@ pub async fn send_with_retries<'s>(
         body_bytes: prepared.body.len(),
         max_tokens: prepared.max_tokens,
     };
-    let plan = routing::plan(
-        &gw.health,
-        &snapshot.health,
-        snapshot,
-        route,
-        routing_policy,
-        facts,
-        policy.max_attempts as usize,
-        Instant::now(),
-    );
+    // One target and no policy leaves nothing to choose (the ejection cap would try it even
+    // with an open breaker): skip planning and health bookkeeping on this hot path.
+    let tracked = routing_policy.is_some() || route.targets().nth(1).is_some();
+    let plan = if tracked {
+        routing::plan(
+            &gw.health,
+            &snapshot.health,
+            snapshot,
+            route,
+            routing_policy,
+            facts,
+            policy.max_attempts as usize,
+            Instant::now(),
+        )
+    } else {
+        Ok(routing::plan::Plan {
+            targets: route.attempt_order(policy.max_attempts as usize),
+            forced: true,
+            decision: None,
+        })
+    };
     let plan = match plan {
         Ok(plan) => plan,
         Err(rejected) => {
@@ -127,6 +138,9 @@ pub async fn send_with_retries<'s>(
     };
     rec.decision = plan.decision;
     let health = |key: (&str, &str), ok: bool, latency: Option<Duration>| {
+        if !tracked {
+            return;
+        }
         let view = gw
             .health
             .record(key, &snapshot.health, ok, latency, Instant::now());
