@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use fake::{gateway, FakeAzure};
+use crate::support::Upstream;
+use fake::gateway;
 use promptgate::providers::Endpoint;
 use support::{call, status, Reply};
 
@@ -29,22 +30,22 @@ const BAD_TOKEN: &str =
     include_str!("../../src/providers/azure/fixtures/error_unauthorized_token.json");
 
 /// One Azure resource behind route `gpt-4o`, deployed as `prod-4o`.
-fn one_resource(azure: &FakeAzure, extra: &str) -> String {
+fn one_resource(azure: &Upstream, extra: &str) -> String {
     format!(
         "providers:\n  az: {{ type: azure, base_url: '{}', api_key_env: AZ_KEY, api_version: 2024-10-21, deployments: {{ gpt-4o: prod-4o }} }}\n\
 routes:\n  - model: gpt-4o\n    targets: [ {{ provider: az }} ]\n\
 prices:\n  gpt-4o: {{ input_per_million: 2.5, output_per_million: 10.0 }}\n{extra}",
-        azure.base_url()
+        azure.origin()
     )
 }
 
 /// Route `gpt-4o` over two resources: `a` first, then `b`.
-fn two_resources(a: &FakeAzure, b: &FakeAzure) -> String {
+fn two_resources(a: &Upstream, b: &Upstream) -> String {
     format!(
         "providers:\n  a: {{ type: azure, base_url: '{}', api_key_env: AZ_KEY, api_version: 2024-10-21 }}\n  b: {{ type: azure, base_url: '{}', api_key_env: AZ_KEY, api_version: 2024-10-21 }}\n\
 routes:\n  - model: gpt-4o\n    targets: [ {{ provider: a }}, {{ provider: b }} ]\n",
-        a.base_url(),
-        b.base_url()
+        a.origin(),
+        b.origin()
     )
 }
 
@@ -64,7 +65,7 @@ const CHAT_REQUEST: &str =
 
 #[tokio::test]
 async fn whole_chat_goes_to_the_deployment_and_comes_back_untouched() {
-    let azure = FakeAzure::start(|_| Reply::json(200, CHAT)).await;
+    let azure = Upstream::start(|_, _| Reply::json(200, CHAT)).await;
     let gw = gateway(&one_resource(&azure, ""));
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, CHAT_REQUEST).await;
     assert_eq!(status(&down), 200);
@@ -73,7 +74,7 @@ async fn whole_chat_goes_to_the_deployment_and_comes_back_untouched() {
         CHAT.as_bytes(),
         "content-filter fields relayed as they came"
     );
-    let seen = &azure.seen()[0];
+    let seen = &azure.requests()[0];
     assert_eq!(
         seen.path_and_query,
         "/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21"
@@ -103,7 +104,7 @@ async fn whole_chat_goes_to_the_deployment_and_comes_back_untouched() {
 
 #[tokio::test]
 async fn streams_relay_azure_chunks_and_strip_only_the_injected_usage() {
-    let azure = FakeAzure::start(|_| sse(STREAM)).await;
+    let azure = Upstream::start(|_, _| sse(STREAM)).await;
     let gw = gateway(&one_resource(&azure, ""));
     let without_usage =
         r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Hello"}]}"#;
@@ -130,7 +131,7 @@ async fn streams_relay_azure_chunks_and_strip_only_the_injected_usage() {
         (12, 7, false)
     );
     assert!((rec.cost_usd.unwrap() - 100.0 / 1e6).abs() < 1e-12);
-    let seen = &azure.seen()[0];
+    let seen = &azure.requests()[0];
     assert_eq!(seen.header("accept"), Some("text/event-stream"));
     assert_eq!(seen.json()["stream_options"]["include_usage"], true);
 
@@ -142,7 +143,7 @@ async fn streams_relay_azure_chunks_and_strip_only_the_injected_usage() {
 
 #[tokio::test]
 async fn a_filtered_stream_ends_with_finish_reason_content_filter() {
-    let azure = FakeAzure::start(|_| sse(STREAM_FILTERED)).await;
+    let azure = Upstream::start(|_, _| sse(STREAM_FILTERED)).await;
     let gw = gateway(&one_resource(&azure, ""));
     let body =
         r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
@@ -161,8 +162,8 @@ async fn a_filtered_stream_ends_with_finish_reason_content_filter() {
 
 #[tokio::test]
 async fn a_content_filter_refusal_is_an_openai_error_and_is_not_retried() {
-    let a = FakeAzure::start(|_| Reply::json(400, CONTENT_FILTER)).await;
-    let b = FakeAzure::start(|_| Reply::json(200, CHAT)).await;
+    let a = Upstream::start(|_, _| Reply::json(400, CONTENT_FILTER)).await;
+    let b = Upstream::start(|_, _| Reply::json(200, CHAT)).await;
     let gw = gateway(&two_resources(&a, &b));
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, CHAT_REQUEST).await;
     assert_eq!(status(&down), 400);
@@ -178,25 +179,28 @@ async fn a_content_filter_refusal_is_an_openai_error_and_is_not_retried() {
         error["innererror"]["content_filter_result"]["violence"]["filtered"],
         true
     );
-    assert_eq!((a.seen().len(), b.seen().len(), rec.attempts), (1, 0, 1));
+    assert_eq!(
+        (a.requests().len(), b.requests().len(), rec.attempts),
+        (1, 0, 1)
+    );
 }
 
 #[tokio::test]
 async fn a_rate_limited_resource_falls_back_to_the_next() {
-    let a = FakeAzure::start(|_| {
+    let a = Upstream::start(|_, _| {
         let mut reply = Reply::json(429, RATE_LIMIT);
         reply.headers.push(("retry-after", "1".into()));
         reply
     })
     .await;
-    let b = FakeAzure::start(|_| Reply::json(200, CHAT)).await;
+    let b = Upstream::start(|_, _| Reply::json(200, CHAT)).await;
     let gw = gateway(&two_resources(&a, &b));
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, CHAT_REQUEST).await;
     assert_eq!(status(&down), 200);
     assert_eq!(down.body(), CHAT.as_bytes());
     assert_eq!(rec.attempts, 2);
     assert_eq!(
-        b.seen()[0].path_and_query,
+        b.requests()[0].path_and_query,
         "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
         "without a mapping the model is the deployment"
     );
@@ -204,7 +208,7 @@ async fn a_rate_limited_resource_falls_back_to_the_next() {
 
 #[tokio::test]
 async fn retry_after_ms_is_honoured_and_the_last_429_is_mapped() {
-    let azure = FakeAzure::start(|n| {
+    let azure = Upstream::start(|n, _| {
         let mut reply = Reply::json(429, RATE_LIMIT);
         reply.headers.push(("retry-after-ms", "300".into()));
         reply.headers.push(("retry-after", "1".into()));
@@ -240,7 +244,7 @@ async fn retry_after_ms_is_honoured_and_the_last_429_is_mapped() {
 
 #[tokio::test]
 async fn a_missing_deployment_is_a_404_with_azure_code() {
-    let azure = FakeAzure::start(|_| Reply::json(404, NO_DEPLOYMENT)).await;
+    let azure = Upstream::start(|_, _| Reply::json(404, NO_DEPLOYMENT)).await;
     let gw = gateway(&one_resource(&azure, "retry: { max_attempts: 3 }\n"));
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, CHAT_REQUEST).await;
     assert_eq!((status(&down), rec.attempts), (404, 1));
@@ -252,11 +256,11 @@ async fn a_missing_deployment_is_a_404_with_azure_code() {
 
 #[tokio::test]
 async fn an_entra_token_goes_as_bearer_and_a_rejected_one_is_a_401() {
-    let azure = FakeAzure::start(|_| Reply::json(401, BAD_TOKEN)).await;
+    let azure = Upstream::start(|_, _| Reply::json(401, BAD_TOKEN)).await;
     let yaml = format!(
         "providers:\n  az: {{ type: azure, base_url: '{}', bearer_token_env: AZ_TOKEN, api_version: 2024-10-21 }}\n\
 default_route:\n  targets: [ {{ provider: az }} ]\n",
-        azure.base_url()
+        azure.origin()
     );
     let gw = gateway(&yaml);
     let (down, _) = call(&gw, Endpoint::ChatCompletions, CHAT_REQUEST).await;
@@ -268,7 +272,7 @@ default_route:\n  targets: [ {{ provider: az }} ]\n",
         .as_str()
         .unwrap()
         .starts_with("Unauthorized. Access token"));
-    let seen = &azure.seen()[0];
+    let seen = &azure.requests()[0];
     assert_eq!(seen.header("authorization"), Some("Bearer entra-token"));
     assert_eq!(seen.header("api-key"), None);
 }
@@ -276,7 +280,7 @@ default_route:\n  targets: [ {{ provider: az }} ]\n",
 #[tokio::test]
 async fn responses_use_the_v1_surface_with_the_deployment_as_model() {
     let response = r#"{"id":"resp_67cb32528d6881909eb2859a55e18a85","object":"response","created_at":1741369938,"status":"completed","model":"gpt-4o-2024-11-20","output":[{"type":"message","id":"msg_67cb3252cfac8190865744873aada798","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hi!","annotations":[]}]}],"usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":0},"output_tokens":3,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":12}}"#;
-    let azure = FakeAzure::start(move |_| Reply::json(200, response)).await;
+    let azure = Upstream::start(move |_, _| Reply::json(200, response)).await;
     let gw = gateway(&one_resource(&azure, ""));
     let (down, rec) = call(
         &gw,
@@ -287,7 +291,7 @@ async fn responses_use_the_v1_surface_with_the_deployment_as_model() {
     assert_eq!(status(&down), 200);
     assert_eq!(down.body(), response.as_bytes());
     assert_eq!(rec.usage.unwrap().prompt_tokens, 9);
-    let seen = &azure.seen()[0];
+    let seen = &azure.requests()[0];
     assert_eq!(seen.path_and_query, "/openai/v1/responses");
     assert_eq!(
         seen.body,
@@ -299,11 +303,11 @@ async fn responses_use_the_v1_surface_with_the_deployment_as_model() {
 #[tokio::test]
 async fn embeddings_go_to_the_deployment_and_bad_names_are_refused() {
     let embedding = r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0023064255,-0.009327292]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
-    let azure = FakeAzure::start(move |_| Reply::json(200, embedding)).await;
+    let azure = Upstream::start(move |_, _| Reply::json(200, embedding)).await;
     let yaml = format!(
         "providers:\n  az: {{ type: azure, base_url: '{}/', api_key_env: AZ_KEY, api_version: 2025-04-01-preview }}\n\
 default_route:\n  targets: [ {{ provider: az }} ]\n",
-        azure.base_url()
+        azure.origin()
     );
     let gw = gateway(&yaml);
     let (down, _) = call(
@@ -314,7 +318,7 @@ default_route:\n  targets: [ {{ provider: az }} ]\n",
     .await;
     assert_eq!(down.body(), embedding.as_bytes());
     assert_eq!(
-        azure.seen()[0].path_and_query,
+        azure.requests()[0].path_and_query,
         "/openai/deployments/text-embedding-3-small/embeddings?api-version=2025-04-01-preview"
     );
 
@@ -328,5 +332,5 @@ default_route:\n  targets: [ {{ provider: az }} ]\n",
     assert!(String::from_utf8(down.body())
         .unwrap()
         .contains("not a valid deployment name"));
-    assert_eq!(azure.seen().len(), 1, "nothing was sent");
+    assert_eq!(azure.requests().len(), 1, "nothing was sent");
 }

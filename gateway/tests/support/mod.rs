@@ -60,8 +60,20 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub path: String,
+    pub path_and_query: String,
     pub authorization: Option<String>,
+    pub headers: http::HeaderMap,
     pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
 }
 
 type Script = dyn Fn(usize, &Received) -> Reply + Send + Sync;
@@ -107,6 +119,11 @@ impl Upstream {
         format!("http://{}/v1", self.addr)
     }
 
+    /// `http://host:port`, for providers whose base URL has no `/v1`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
     }
@@ -122,8 +139,12 @@ async fn serve(
     log: &Arc<Mutex<Vec<Received>>>,
 ) -> Response<BoxBody<Bytes, Infallible>> {
     let path = req.uri().path().to_owned();
-    let authorization = req
-        .headers()
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), |p| p.to_string());
+    let headers = req.headers().clone();
+    let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
@@ -135,7 +156,9 @@ async fn serve(
         .unwrap_or_default();
     let received = Received {
         path,
+        path_and_query,
         authorization,
+        headers,
         body,
     };
     let n = {
@@ -185,6 +208,15 @@ impl hyper::body::Body for ChannelBody {
     ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.rx.poll_recv(cx)
     }
+}
+
+/// A gateway built from YAML text whose config reads environment variables through `env`.
+pub fn gateway_with_env(yaml: &str, env: impl Fn(&str) -> Option<String>) -> Arc<Gateway> {
+    let clients = ClientFactory::new();
+    let raw = promptgate::config::load::parse_yaml(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let snapshot = promptgate::config::snapshot::compile(raw, "test".into(), &clients, env)
+        .unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(Gateway::new(snapshot, clients).unwrap())
 }
 
 /// A gateway built from YAML text.
