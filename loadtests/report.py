@@ -15,6 +15,7 @@ Targets (judged on the medians over rounds; need both nginx and gateway in the r
   throughput @ CONC        >= 0.8 x nginx
   req per proxy CPU-s      >= 0.7 x nginx          (non-streaming)
   SSE req per proxy CPU-s  >= 0.5 x nginx
+  policy route added p99   <= 20 us over the plain route (gateway's plat vs lat, same round)
   idle RSS                 <= 30 MB (after start-up and after load)
   errors                   0
 Exit status: 0 all judged targets pass (or nothing to judge), 3 some FAIL, 2 unusable input.
@@ -75,6 +76,15 @@ def round_metrics(raw, r, name, clk):
             m["error_samples"].append(f"{key}: {dict(list(o['errs'].items())[:3])}")
     m["lat_p50"] = lat["p50"] if lat else nan()
     m["lat_p99"] = lat["p99"] if lat else nan()
+    plat = oha(base + ".plat.json")
+    if plat is not None:
+        m["errors"] += plat["err"]
+        if plat["errs"]:
+            m["error_samples"].append(f"plat: {dict(list(plat['errs'].items())[:3])}")
+    m["plat_p50"] = plat["p50"] if plat else nan()
+    m["plat_p99"] = plat["p99"] if plat else nan()
+    m["policy_add_p50"] = m["plat_p50"] - m["lat_p50"]
+    m["policy_add_p99"] = m["plat_p99"] - m["lat_p99"]
     if ttft:
         m["ttft_p50"] = ttft["ttft_us"]["p50"] if ttft.get("n") else nan()
         m["ttft_p99"] = ttft["ttft_us"]["p99"] if ttft.get("n") else nan()
@@ -152,7 +162,7 @@ def main():
     # ---------------- per-round details ----------------
     print(f"\n=== per round (DUR={meta['dur']}s, CONC={conc}; us = microseconds; "
           f"'+' = added over direct in the same round) ===")
-    hdr = (f"{'rnd':>3s} {'target':8s} {'c1 p50':>7s} {'c1 p99':>7s} {'+p50':>6s} {'+p99':>6s} "
+    hdr = (f"{'rnd':>3s} {'target':8s} {'c1 p50':>7s} {'c1 p99':>7s} {'+p50':>6s} {'+p99':>6s} {'pol+99':>6s} "
            f"{'req/s':>7s} {'cpu%':>5s} {'req/cpu-s':>9s} {'ttft50':>7s} {'ttft99':>7s} {'+t50':>6s} "
            f"{'+t99':>6s} {'sse r/s':>7s} {'cpu%':>5s} {'sse/cpu-s':>9s} {'rss0MB':>6s} {'rss1MB':>6s} {'err':>4s}")
     print(hdr)
@@ -163,7 +173,7 @@ def main():
                     continue
                 print(f"{r:3d} {n:8s} {fmt(m['lat_p50']):>7s} {fmt(m['lat_p99']):>7s} "
                       f"{fmt(m['add_lat_p50'], signed=True):>6s} {fmt(m['add_lat_p99'], signed=True):>6s} "
-                      f"{fmt(m['tput_rps']):>7s} {fmt(m['tput_util']):>5s} {fmt(m['tput_per_cpu_s']):>9s} "
+                      f"{fmt(m['policy_add_p99'], signed=True):>6s} {fmt(m['tput_rps']):>7s} {fmt(m['tput_util']):>5s} {fmt(m['tput_per_cpu_s']):>9s} "
                       f"{fmt(m['ttft_p50']):>7s} {fmt(m['ttft_p99']):>7s} "
                       f"{fmt(m['add_ttft_p50'], signed=True):>6s} {fmt(m['add_ttft_p99'], signed=True):>6s} "
                       f"{fmt(m['stput_rps']):>7s} {fmt(m['stput_util']):>5s} {fmt(m['stput_per_cpu_s']):>9s} "
@@ -215,6 +225,12 @@ def main():
             return tgt, "FAIL"
         return tgt, "PASS" if v <= lim else "FAIL"
 
+    def judge_policy():
+        if not g:
+            return "", ""
+        v = g["policy_add_p99"]
+        return "<= 20", ("PASS" if not math.isnan(v) and v <= 20.0 else "FAIL")
+
     def judge_rss():
         if not g:
             return "", ""
@@ -227,6 +243,9 @@ def main():
         ("c=1 latency p99 (us)", "lat_p99", ".0f", False, None),
         ("c=1 added p50 (us)", "add_lat_p50", ".0f", True, None),
         ("c=1 added p99 (us)", "add_lat_p99", ".0f", True, lambda: judge_latency("add_lat_p99")),
+        ("policy route c=1 p99 (us)", "plat_p99", ".0f", False, None),
+        ("policy added p50 (us)", "policy_add_p50", ".0f", True, None),
+        ("policy added p99 (us)", "policy_add_p99", ".0f", True, judge_policy),
         (f"throughput c={conc} (req/s)", "tput_rps", ".0f", False, lambda: judge_ratio("tput_rps", 0.8)),
         ("  proxy CPU use (%)", "tput_util", ".0f", False, None),
         ("req per proxy CPU-s", "tput_per_cpu_s", ".0f", False, lambda: judge_ratio("tput_per_cpu_s", 0.7)),

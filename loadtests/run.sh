@@ -16,6 +16,8 @@
 #      and the TTFT client run on CPU_LOAD with the mock.
 #      Per target and round: preflight (non-streaming JSON + SSE ending in [DONE]), warm-up,
 #        lat   c=1 non-streaming for DUR s              -> p50/p99 (added = minus direct)
+#        plat  gateway only: lat again naming a routing policy (x-promptgate-policy) -> what
+#              policy routing adds over the plain route, p99 (same process, same round)
 #        ttft  c=1 streaming for DUR s (ttft.py)        -> time to first `data:` p50/p99
 #        tput  c=CONC non-streaming for DUR s           -> req/s, proxy CPU s -> req per CPU-s
 #        stput c=CONC streaming for DUR s               -> req/s, req per CPU-s
@@ -53,6 +55,7 @@ OUT=${OUT:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
 
 BODY_CHAT='{"model":"mock-gpt","messages":[{"role":"user","content":"hello"}]}'
 BODY_STREAM='{"model":"mock-gpt","messages":[{"role":"user","content":"hello"}],"stream":true}'
+POLICY_HEADER='x-promptgate-policy: bench_cost'
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 2; }
@@ -223,9 +226,9 @@ busy_note() { # prints a note when the machine is busy (other builds, or CPU use
   fi
 }
 
-run_oha() { # out conc dur body url
+run_oha() { # out conc dur body url [extra oha args...]
   taskset -c "$CPU_LOAD" "$OHA" --no-tui --output-format json --worker-threads 1 -w -t 10s \
-    -m POST -T application/json -d "$4" -c "$2" -z "${3}s" "$5" >"$1" 2>"$1.err"
+    -m POST -T application/json -d "$4" -c "$2" -z "${3}s" "${@:6}" "$5" >"$1" 2>"$1.err"
 }
 
 preflight() { # name url
@@ -280,6 +283,12 @@ measure() { # round name  (the proxy, if any, is running as PID[name])
   run_oha /dev/null 8 "$WARMUP" "$BODY_CHAT" "$url"
   run_oha /dev/null 8 "$WARMUP" "$BODY_STREAM" "$url"
   run_oha "$p.lat.json" 1 "$DUR" "$BODY_CHAT" "$url"; printf '.' >&2
+  if [ "$n" = gateway ]; then
+    # The same request through the routing policy (cost estimate with the prompt's tokens,
+    # constraints, ordering, health bookkeeping): the difference is what a policy adds.
+    run_oha /dev/null 8 "$WARMUP" "$BODY_CHAT" "$url" -H "$POLICY_HEADER"
+    run_oha "$p.plat.json" 1 "$DUR" "$BODY_CHAT" "$url" -H "$POLICY_HEADER"; printf '.' >&2
+  fi
   taskset -c "$CPU_LOAD" python3 "$HERE/ttft.py" --url "$url" --duration "$DUR" \
     --warmup "$TTFT_WARMUP" --body "$BODY_STREAM" >"$p.ttft.json" 2>"$p.ttft.err"; printf '.' >&2
   [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
@@ -317,12 +326,23 @@ providers:
   mock-upstream:
     type: openai
     base_url: http://127.0.0.1:$MOCK_PORT/v1
+  mock-upstream-b:
+    type: openai
+    base_url: http://127.0.0.1:$MOCK_PORT/v1
 routes: []
 default_route:
   targets:
     - provider: mock-upstream
 prices:
   mock-gpt: { input_per_million: 0.15, output_per_million: 0.6 }
+# Named per request by the policy latency run (header x-promptgate-policy).
+policies:
+  - name: bench_cost
+    objective: min_cost
+    constraints: { max_p95_latency_ms: 1000, min_quality_score: 0.5, max_cost_per_request_usd: 0.01 }
+    candidates:
+      - { provider: mock-upstream, model: mock-gpt, quality: 0.8 }
+      - { provider: mock-upstream-b, model: mock-gpt, quality: 0.7 }
 EOF
 
 GW_ARGS=()

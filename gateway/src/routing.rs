@@ -59,9 +59,10 @@
 //! `x-promptgate-policy` (the body field wins). An unknown name is a 400 with
 //! `param: policy`. The route still comes from `model`.
 //!
-//! Before the call each candidate gets: an estimated cost from `prices` (prompt tokens ≈
-//! request bytes / 4, output tokens = `max_tokens` / `max_completion_tokens` /
-//! `max_output_tokens`, or 256), its p95 from health, and its configured quality.
+//! Before the call each candidate gets: an estimated cost from `prices` (prompt tokens
+//! counted with the `o200k_base` encoding as in [`tokens`], output tokens = `max_tokens` /
+//! `max_completion_tokens` / `max_output_tokens`, or 256; only for a policy whose objective
+//! or constraints involve cost), its p95 from health, and its configured quality.
 //! Candidates violating a constraint are skipped with a reason; an unknown fact (no price,
 //! no latency samples yet) never violates. The objective orders the rest: `min_cost`
 //! cheapest first (unpriced last); `min_latency` lowest p95 (else EWMA) first, unmeasured
@@ -84,6 +85,7 @@
 pub mod health;
 pub mod plan;
 pub mod policy;
+pub mod tokens;
 
 pub use plan::{plan, Plan, RequestFacts, RoutingDecision};
 

@@ -103,7 +103,7 @@ pub async fn send_with_retries<'s>(
     let policy = snapshot.retry;
     let facts = RequestFacts {
         model: &prepared.model,
-        body_bytes: prepared.body.len(),
+        body: &prepared.body,
         max_tokens: prepared.max_tokens,
     };
     // One target and no policy leaves nothing to choose (the ejection cap would try it even

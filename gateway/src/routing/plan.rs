@@ -13,7 +13,8 @@ use crate::error::GatewayError;
 pub struct RequestFacts<'a> {
     /// The model the client sent.
     pub model: &'a str,
-    pub body_bytes: usize,
+    /// The body as sent upstream, for the prompt's token count.
+    pub body: &'a [u8],
     pub max_tokens: Option<u64>,
 }
 
@@ -93,17 +94,18 @@ pub fn plan<'s>(
     let mut ordered: Vec<&'s Target> = Vec::new();
     let mut decision = None;
     if let Some(policy) = policy {
+        let prompt_tokens = policy
+            .weighs_cost()
+            .then(|| super::tokens::prompt_tokens(request.body));
         let facts: Vec<Facts> = policy
             .candidates
             .iter()
             .map(|c| {
                 let view = health.view((c.target.provider.name(), &c.model));
                 Facts {
-                    estimated_cost_usd: estimate_cost(
-                        snapshot.price(&c.model),
-                        request.body_bytes,
-                        request.max_tokens,
-                    ),
+                    estimated_cost_usd: prompt_tokens.and_then(|tokens| {
+                        estimate_cost(snapshot.price(&c.model), tokens, request.max_tokens)
+                    }),
                     p95_ms: view.as_ref().and_then(|v| v.p95_ms),
                     ewma_ms: view.as_ref().and_then(|v| v.ewma_ms),
                 }

@@ -24,6 +24,14 @@ pub struct Policy {
     pub candidates: Vec<Candidate>,
 }
 
+impl Policy {
+    /// True when the decision depends on the estimated cost (objective or constraint), so
+    /// the prompt's tokens must be counted.
+    pub fn weighs_cost(&self) -> bool {
+        self.objective == Objective::MinCost || self.max_cost_usd.is_some()
+    }
+}
+
 pub struct Candidate {
     /// `target.model` is always set.
     pub target: Target,
@@ -51,15 +59,15 @@ pub struct Considered {
     pub skipped: Option<String>,
 }
 
-/// The cost estimate before the call: prompt ≈ body bytes / 4 tokens, output = `max_tokens`
-/// or [`DEFAULT_OUTPUT_TOKENS`]. `None` when the model has no price.
+/// The cost estimate before the call: the prompt's tokens (see [`super::tokens`]) and
+/// `max_tokens` or [`DEFAULT_OUTPUT_TOKENS`] output tokens. `None` when the model has no price.
 pub fn estimate_cost(
     price: Option<Price>,
-    body_bytes: usize,
+    prompt_tokens: u64,
     max_tokens: Option<u64>,
 ) -> Option<f64> {
     let usage = Usage {
-        prompt_tokens: (body_bytes / 4) as u64,
+        prompt_tokens,
         completion_tokens: max_tokens.unwrap_or(DEFAULT_OUTPUT_TOKENS),
         ..Usage::default()
     };
@@ -116,14 +124,18 @@ impl Policy {
                 quality,
             });
         }
-        Ok(Policy {
+        let policy = Policy {
             name: raw.name.clone(),
             objective: raw.objective,
             max_p95_ms: c.max_p95_latency_ms,
             min_quality: c.min_quality_score,
             max_cost_usd: c.max_cost_per_request_usd,
             candidates,
-        })
+        };
+        if policy.weighs_cost() {
+            super::tokens::preload();
+        }
+        Ok(policy)
     }
 
     /// Why a candidate violates a constraint; unknown facts never violate.

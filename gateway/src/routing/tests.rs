@@ -58,13 +58,13 @@ fn facts(p95: [Option<f64>; 3]) -> Vec<Facts> {
 }
 
 #[test]
-fn cost_estimate_uses_body_bytes_and_max_tokens() {
+fn cost_estimate_uses_prompt_tokens_and_max_tokens() {
     let price = Price {
         input_per_million: 1.0,
         output_per_million: 2.0,
         cached_input_per_million: 1.0,
     };
-    let cost = estimate_cost(Some(price), 4000, None).unwrap();
+    let cost = estimate_cost(Some(price), 1000, None).unwrap();
     assert!(
         (cost - (1000.0 + 2.0 * 256.0) / 1e6).abs() < 1e-12,
         "{cost}"
@@ -153,7 +153,7 @@ fn open_breakers_are_skipped_but_never_all() {
     };
     let facts = RequestFacts {
         model: "m",
-        body_bytes: 100,
+        body: b"{}",
         max_tokens: None,
     };
     let t0 = Instant::now();
@@ -181,9 +181,12 @@ fn policy_plan_explains_and_fails_with_no_candidate() {
     let route = snap.route("pm").unwrap();
     let health = HealthRegistry::default();
     let cfg = HealthConfig::default();
+    // 9 prompt tokens (see tokens.rs); counted with the real encoding once it is loaded.
+    let body = br#"{"model":"pm","messages":[{"role":"user","content":"hello world"}]}"#;
+    assert_eq!(super::tokens::prompt_tokens_blocking(body), 9);
     let facts = RequestFacts {
         model: "pm",
-        body_bytes: 400,
+        body,
         max_tokens: Some(100),
     };
     let now = Instant::now();
@@ -204,7 +207,37 @@ fn policy_plan_explains_and_fails_with_no_candidate() {
         decision.header_value(),
         "policy=p;chosen=-;skipped=c/free(quality<0.6)"
     );
-    assert!(decision.considered[1].estimated_cost_usd.unwrap() > 0.0);
+    let dear = decision.considered[0].estimated_cost_usd.unwrap();
+    assert!(
+        (dear - (9.0 * 10.0 + 100.0 * 10.0) / 1e6).abs() < 1e-12,
+        "{dear}"
+    );
+
+    // A long prompt pushes the dear model over the cost constraint.
+    let long = format!(
+        r#"{{"model":"pm","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "hello world ".repeat(1000)
+    );
+    let long_facts = RequestFacts {
+        body: long.as_bytes(),
+        ..facts
+    };
+    let plan = super::plan(
+        &health,
+        &cfg,
+        &snap,
+        route,
+        route.policy.as_deref(),
+        long_facts,
+        2,
+        now,
+    )
+    .unwrap();
+    assert_eq!(names(&plan), vec!["b", "b"]);
+    assert_eq!(
+        plan.decision.unwrap().header_value(),
+        "policy=p;chosen=-;skipped=a/dear(cost>0.01usd),c/free(quality<0.6)"
+    );
 
     let strict = snapshot(&CONFIG.replace("min_quality_score: 0.6", "min_quality_score: 0.95"));
     let route = strict.route("pm").unwrap();
