@@ -84,7 +84,14 @@ for (const r of ROUTES) {
       assert.deepEqual(delta, only(r.provider, 1));
       assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
       assert.equal(response.headers.get('x-promptgate-route'), r.route);
+      if (r.provider === 'azure') {
+        // Azure opens with its prompt-filter verdict, which the gateway relays untouched.
+        const [filter] = chunks.splice(0, 1);
+        assert.deepEqual([filter.object, filter.id, filter.choices], ['', '', []]);
+        assert.equal(filter.prompt_filter_results?.[0]?.content_filter_results?.hate?.filtered, false);
+      }
       for (const c of chunks) assert.equal(c.object, 'chat.completion.chunk');
+      for (const c of chunks) assert.equal(c.model, r.model);
       const contentChunks = chunks.filter((c) => c.choices?.[0]?.delta?.content);
       assert.ok(contentChunks.length > 1, `several content deltas, got ${contentChunks.length}`);
       assert.equal(streamText(chunks), ECHO + prompt);
