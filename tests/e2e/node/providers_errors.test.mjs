@@ -61,7 +61,7 @@ const AUTH_MESSAGES = {
 };
 const KEY_HEADERS = { anthropic: 'x-api-key', gemini: 'x-goog-api-key', azure: 'api-key' };
 
-function assertMapped(e, [, status, type, code, message]) {
+function assertMapped(e, route, [, status, type, code, message]) {
   assert.equal(e.status, status);
   const err = assertErrorBody(e.error);
   assert.equal(err.type, type);
@@ -69,6 +69,7 @@ function assertMapped(e, [, status, type, code, message]) {
   assert.equal(err.message, message);
   assert.equal(e.code, code);
   assert.match(e.headers?.get('x-promptgate-trace-id') ?? '', TRACE_ID_RE);
+  assert.equal(e.headers?.get('x-promptgate-route'), route);
 }
 
 async function expectTyped(ErrorClass, fn) {
@@ -91,7 +92,7 @@ for (const r of ROUTES) {
               stream,
             }),
           );
-          assertMapped(e, fault);
+          assertMapped(e, r.route, fault);
           assert.deepEqual(delta, only(r.provider, retried ? RETRY_ATTEMPTS : 1),
             retried ? 'retryable: every attempt used' : 'not retried');
         });
@@ -114,6 +115,7 @@ for (const r of ROUTES) {
           sdk.chat.completions.create({ model: route, messages: [{ role: 'user', content: 'hi' }], stream }),
         );
         assert.equal(e.status, 401);
+        assert.equal(e.headers?.get('x-promptgate-route'), route);
         const err = assertErrorBody(e.error);
         assert.equal(err.type, 'authentication_error');
         assert.equal(err.code, 'invalid_api_key');

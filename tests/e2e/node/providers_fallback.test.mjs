@@ -14,6 +14,7 @@ import {
   assertUsage,
   client,
   counted,
+  drain,
   finishReasons,
   streamText,
 } from './providers_helpers.mjs';
@@ -80,6 +81,23 @@ describe('support-bot fallback', () => {
     assert.deepEqual(finishReasons(chunks), ['stop']);
     for (const c of chunks) assert.equal(c.model, BY_PROVIDER.gemini.model);
     assertUsage(chunks.at(-1).usage, prompt);
+  });
+
+  test('an error after the stream started is final: no fallback mid-answer', async () => {
+    const { delta, result } = await counted(async () =>
+      drain(
+        await sdk.chat.completions.create({
+          model: ROUTE,
+          messages: [{ role: 'user', content: 'story [fake:anthropic:stream_error]' }],
+          stream: true,
+        }),
+      ),
+    );
+    const { chunks, error } = result;
+    assert.ok(error instanceof OpenAI.APIError, `expected APIError, got ${error?.constructor?.name}: ${error}`);
+    assert.equal(error.error?.code, 'overloaded');
+    assert.equal(streamText(chunks), 'Once upon', 'only what Anthropic sent');
+    assert.deepEqual(delta, { anthropic: 1, gemini: 0, azure: 0 });
   });
 
   test('every provider rate-limited: RateLimitError, each tried once', async () => {
