@@ -19,8 +19,9 @@ The text reply is ECHO_PREFIX + the last user message's text. When the request o
 arguments {"location": "Paris", "echo": <last user text>}.
 
 Markers in the last user text force errors: `[fake:429]`, `[fake:529]`, `[fake:400]`,
-`[fake:content_filter]` (Azure only), `[fake:stream_error]` (Anthropic streams only: an
-`error` event after the first text delta), or scoped to one provider: `[fake:anthropic:529]`,
+`[fake:content_filter]` (Azure only), `[fake:stream_error]` (Anthropic streams: an `error`
+event after the first text delta; Gemini streams: a `{"error":{...}}` event, 503 UNAVAILABLE,
+after the first piece), or scoped to one provider: `[fake:anthropic:529]`,
 `[fake:gemini:429]`, `[fake:azure:429]` (ignored by the others).
 Keys expected: FAKE_ANTHROPIC_KEY, FAKE_GEMINI_KEY, FAKE_AZURE_KEY below.
 """
@@ -223,6 +224,11 @@ def gemini(h: "Handler", model_action: str, query: dict, body: dict):
     if query.get("alt") != ["sse"]:
         return h.send_json(*gemini_error(400, "INVALID_ARGUMENT", "this fake streams only with alt=sse"))
     n = len(pieces)
+    if code == "stream_error":
+        # A 200 stream that breaks off after the first piece with a Google error object.
+        err = gemini_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")[1]
+        return h.send_sse([f"data: {json.dumps(chunk(pieces[0], False, 1))}\r\n\r\n",
+                           f"data: {json.dumps(err)}\r\n\r\n"])
     h.send_sse([f"data: {json.dumps(chunk(ps, i == n - 1, max(1, out_tok * (i + 1) // n)))}\r\n\r\n"
                 for i, ps in enumerate(pieces)])
 

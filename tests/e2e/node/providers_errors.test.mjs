@@ -152,28 +152,37 @@ describe('Azure content filter', () => {
   }
 });
 
-describe('Anthropic error event mid-stream', () => {
-  test('the SDK throws APIError after the first delta instead of ending quietly', async () => {
-    const { delta, result } = await counted(async () =>
-      drain(
-        await sdk.chat.completions.create({
-          model: 'claude',
-          messages: [{ role: 'user', content: 'tell a story [fake:stream_error]' }],
-          stream: true,
-        }),
-      ),
-    );
-    const { chunks, error } = result;
-    assert.deepEqual(delta, only('anthropic', 1), 'the stream had started: no retry');
-    assert.equal(streamText(chunks), 'Once upon');
-    assert.ok(error instanceof OpenAI.APIError, `expected APIError, got ${error?.constructor?.name}: ${error}`);
-    assert.equal(error.status, undefined, 'raised from an SSE event, not an HTTP status');
-    const err = assertErrorBody(error.error);
-    assert.equal(err.type, 'server_error');
-    assert.equal(err.code, 'overloaded');
-    assert.equal(err.message, 'Overloaded');
-    assert.ok(finishReasonsNone(chunks), 'no finish_reason before the error');
-  });
+// [route, provider, text before the error, mapped code, message]. Anthropic sends an `error`
+// event (overloaded_error); Gemini a Google error object (503 UNAVAILABLE) as an SSE event.
+const MID_STREAM = [
+  ['claude', 'anthropic', 'Once upon', 'overloaded', 'Overloaded'],
+  ['gemini-flash', 'gemini', 'Echo: ', null, 'The model is overloaded. Please try again later.'],
+];
+
+describe('error event mid-stream', () => {
+  for (const [route, provider, before, code, message] of MID_STREAM) {
+    test(`${provider}: the SDK throws APIError after the first delta instead of ending quietly`, async () => {
+      const { delta, result } = await counted(async () =>
+        drain(
+          await sdk.chat.completions.create({
+            model: route,
+            messages: [{ role: 'user', content: 'tell a story [fake:stream_error]' }],
+            stream: true,
+          }),
+        ),
+      );
+      const { chunks, error } = result;
+      assert.deepEqual(delta, only(provider, 1), 'the stream had started: no retry');
+      assert.equal(streamText(chunks), before);
+      assert.ok(error instanceof OpenAI.APIError, `expected APIError, got ${error?.constructor?.name}: ${error}`);
+      assert.equal(error.status, undefined, 'raised from an SSE event, not an HTTP status');
+      const err = assertErrorBody(error.error);
+      assert.equal(err.type, 'server_error');
+      assert.equal(err.code, code);
+      assert.equal(err.message, message);
+      assert.ok(finishReasonsNone(chunks), 'no finish_reason before the error');
+    });
+  }
 });
 
 function finishReasonsNone(chunks) {
