@@ -23,6 +23,9 @@ Markers in the last user text force errors: `[fake:429]`, `[fake:529]`, `[fake:4
 event after the first text delta; Gemini streams: a `{"error":{...}}` event, 503 UNAVAILABLE,
 after the first piece), or scoped to one provider: `[fake:anthropic:529]`,
 `[fake:gemini:429]`, `[fake:azure:429]` (ignored by the others).
+Markers that keep the text answer but end it differently: `[fake:length]` (Anthropic
+`max_tokens`, Gemini `MAX_TOKENS`, Azure `length`) and `[fake:refusal]` (Anthropic `refusal`,
+Gemini `SAFETY`, Azure `content_filter`).
 Keys expected: FAKE_ANTHROPIC_KEY, FAKE_GEMINI_KEY, FAKE_AZURE_KEY below.
 """
 
@@ -114,7 +117,8 @@ def anthropic(h: "Handler", body: dict):
     else:
         reply = ECHO_PREFIX + last_text
         blocks = [{"type": "text", "text": reply}]
-        stop, out_tok = "end_turn", tokens(reply)
+        stop = {"length": "max_tokens", "refusal": "refusal"}.get(code, "end_turn")
+        out_tok = tokens(reply)
     if code == "stream_error" and body.get("stream"):
         # Like fixtures/stream_overloaded.sse: a 200 stream that breaks off with an error event.
         return h.send_sse([
@@ -207,10 +211,12 @@ def gemini(h: "Handler", model_action: str, query: dict, body: dict):
         pieces = [[{"text": p}] for p in words(reply)]
     resp_id = "fake" + uuid.uuid4().hex[:16]
 
+    finish = {"length": "MAX_TOKENS", "refusal": "SAFETY"}.get(code, "STOP")
+
     def chunk(ps, final: bool, out: int):
         cand = {"content": {"parts": ps, "role": "model"}, "index": 0}
         if final:
-            cand["finishReason"] = "STOP"
+            cand["finishReason"] = finish
         return {"candidates": [cand],
                 "usageMetadata": {"promptTokenCount": in_tok, "candidatesTokenCount": out,
                                   "totalTokenCount": in_tok + out},
@@ -280,7 +286,8 @@ def azure(h: "Handler", deployment: str, query: dict, body: dict):
     else:
         reply = ECHO_PREFIX + last_text
         message = {"role": "assistant", "content": reply, "refusal": None, "annotations": []}
-        finish, out_tok = "stop", tokens(reply)
+        finish = {"length": "length", "refusal": "content_filter"}.get(code, "stop")
+        out_tok = tokens(reply)
     usage = {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok,
              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0}}
     model = "gpt-4o-mini-2024-07-18"

@@ -106,6 +106,30 @@ for (const r of ROUTES) {
       assert.equal(ids.size, 1, `one completion id across chunks: ${[...ids]}`);
     });
 
+    // The provider's own stop reason, mapped: Anthropic max_tokens / refusal, Gemini
+    // MAX_TOKENS / SAFETY, Azure length / content_filter.
+    for (const [marker, finish] of [['length', 'length'], ['refusal', 'content_filter']]) {
+      test(`[fake:${marker}]: finish_reason ${finish}, whole and streamed`, async () => {
+        const prompt = `cut short [fake:${marker}]`;
+        const messages = [{ role: 'user', content: prompt }];
+        const whole = await sdk.chat.completions.create({ model: r.route, messages });
+        assert.equal(whole.choices[0].finish_reason, finish);
+        assert.equal(whole.choices[0].message.content, ECHO + prompt);
+        assertUsage(whole.usage, prompt);
+        const chunks = await collect(
+          await sdk.chat.completions.create({
+            model: r.route,
+            messages,
+            stream: true,
+            stream_options: { include_usage: true },
+          }),
+        );
+        assert.deepEqual(finishReasons(chunks), [finish]);
+        assert.equal(streamText(chunks), ECHO + prompt);
+        assertUsage(chunks.at(-1).usage, prompt);
+      });
+    }
+
     test('stream without include_usage: no usage chunk', async () => {
       const prompt = `No usage please, ${r.route}`;
       const chunks = await collect(
