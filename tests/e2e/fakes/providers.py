@@ -19,9 +19,13 @@ The text reply is ECHO_PREFIX + the last user message's text. When the request o
 arguments {"location": "Paris", "echo": <last user text>}.
 
 Markers in the last user text force errors: `[fake:429]`, `[fake:529]`, `[fake:400]`,
-`[fake:content_filter]` (Azure only), `[fake:stream_error]` (Anthropic streams only: an
-`error` event after the first text delta), or scoped to one provider: `[fake:anthropic:529]`,
+`[fake:content_filter]` (Azure only), `[fake:stream_error]` (Anthropic streams: an `error`
+event after the first text delta; Gemini streams: a `{"error":{...}}` event, 503 UNAVAILABLE,
+after the first piece), or scoped to one provider: `[fake:anthropic:529]`,
 `[fake:gemini:429]`, `[fake:azure:429]` (ignored by the others).
+Markers that keep the text answer but end it differently: `[fake:length]` (Anthropic
+`max_tokens`, Gemini `MAX_TOKENS`, Azure `length`) and `[fake:refusal]` (Anthropic `refusal`,
+Gemini `SAFETY`, Azure `content_filter`).
 Keys expected: FAKE_ANTHROPIC_KEY, FAKE_GEMINI_KEY, FAKE_AZURE_KEY below.
 """
 
@@ -113,7 +117,8 @@ def anthropic(h: "Handler", body: dict):
     else:
         reply = ECHO_PREFIX + last_text
         blocks = [{"type": "text", "text": reply}]
-        stop, out_tok = "end_turn", tokens(reply)
+        stop = {"length": "max_tokens", "refusal": "refusal"}.get(code, "end_turn")
+        out_tok = tokens(reply)
     if code == "stream_error" and body.get("stream"):
         # Like fixtures/stream_overloaded.sse: a 200 stream that breaks off with an error event.
         return h.send_sse([
@@ -206,10 +211,12 @@ def gemini(h: "Handler", model_action: str, query: dict, body: dict):
         pieces = [[{"text": p}] for p in words(reply)]
     resp_id = "fake" + uuid.uuid4().hex[:16]
 
+    finish = {"length": "MAX_TOKENS", "refusal": "SAFETY"}.get(code, "STOP")
+
     def chunk(ps, final: bool, out: int):
         cand = {"content": {"parts": ps, "role": "model"}, "index": 0}
         if final:
-            cand["finishReason"] = "STOP"
+            cand["finishReason"] = finish
         return {"candidates": [cand],
                 "usageMetadata": {"promptTokenCount": in_tok, "candidatesTokenCount": out,
                                   "totalTokenCount": in_tok + out},
@@ -223,6 +230,11 @@ def gemini(h: "Handler", model_action: str, query: dict, body: dict):
     if query.get("alt") != ["sse"]:
         return h.send_json(*gemini_error(400, "INVALID_ARGUMENT", "this fake streams only with alt=sse"))
     n = len(pieces)
+    if code == "stream_error":
+        # A 200 stream that breaks off after the first piece with a Google error object.
+        err = gemini_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")[1]
+        return h.send_sse([f"data: {json.dumps(chunk(pieces[0], False, 1))}\r\n\r\n",
+                           f"data: {json.dumps(err)}\r\n\r\n"])
     h.send_sse([f"data: {json.dumps(chunk(ps, i == n - 1, max(1, out_tok * (i + 1) // n)))}\r\n\r\n"
                 for i, ps in enumerate(pieces)])
 
@@ -274,7 +286,8 @@ def azure(h: "Handler", deployment: str, query: dict, body: dict):
     else:
         reply = ECHO_PREFIX + last_text
         message = {"role": "assistant", "content": reply, "refusal": None, "annotations": []}
-        finish, out_tok = "stop", tokens(reply)
+        finish = {"length": "length", "refusal": "content_filter"}.get(code, "stop")
+        out_tok = tokens(reply)
     usage = {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok,
              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0}}
     model = "gpt-4o-mini-2024-07-18"

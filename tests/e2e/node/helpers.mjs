@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-function env(name) {
+export function env(name) {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the suite through tests/e2e/run.sh`);
   return value.replace(/\/+$/, '');
@@ -23,7 +23,7 @@ export const UPSTREAM_TEXT =
 export const PRICE_IN = 0.15;
 export const PRICE_OUT = 0.6;
 
-function gateway(name, origin, reply) {
+export function gateway(name, origin, reply) {
   return {
     name,
     origin,
