@@ -29,12 +29,17 @@ pub struct RawConfig {
     /// Redis shared by replicas for rate limits and budgets, e.g. `redis://host:6379`.
     #[serde(default)]
     pub redis_url: Option<String>,
-    /// Passive health and circuit breakers of upstream targets (see `routing`).
+    /// Passive health and circuit breakers of upstream targets (see `routing`); set here or
+    /// in one policy file, defaults otherwise.
     #[serde(default)]
-    pub health: RawHealth,
+    pub health: Option<RawHealth>,
     /// Named routing policies (see `routing`).
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
+    /// Files holding more `policies` (and optionally `health`), relative to this file's
+    /// directory; see [`super::policy_files`].
+    #[serde(default)]
+    pub policy_files: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -334,6 +339,10 @@ pub enum Objective {
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub name: String,
+    /// Where the policy was written, for errors (`policies[i]` of the main config when unset);
+    /// never read from YAML.
+    #[serde(skip)]
+    pub origin: Option<String>,
     pub objective: Objective,
     #[serde(default)]
     pub constraints: RawConstraints,

@@ -171,16 +171,23 @@ pub fn compile(
             .map_err(|e| format!("providers.{name}: {e}"))?;
         providers.insert(name.clone(), built);
     }
-    let health = check_health(&raw.health)?;
+    if !raw.policy_files.is_empty() {
+        return Err("policy_files must be read by the config loader (config::load)".into());
+    }
+    let health = check_health(raw.health.as_ref().unwrap_or(&RawHealth::default()))?;
     let mut policies = HashMap::new();
     for (i, policy) in raw.policies.iter().enumerate() {
+        let at = policy
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("policies[{i}]"));
         let built = Policy::compile(policy, &providers)
-            .map_err(|e| format!("policies[{i}] ({}): {e}", policy.name))?;
+            .map_err(|e| format!("{at} ({}): {e}", policy.name))?;
         if policies
             .insert(policy.name.clone(), Arc::new(built))
             .is_some()
         {
-            return Err(format!("policies[{i}]: duplicate policy `{}`", policy.name));
+            return Err(format!("{at}: duplicate policy `{}`", policy.name));
         }
     }
     let mut routes = HashMap::new();

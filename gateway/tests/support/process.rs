@@ -31,8 +31,7 @@ impl GatewayProcess {
     }
 
     pub async fn spawn_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> GatewayProcess {
-        let text = std::fs::read(config).unwrap();
-        let version = promptgate::config::load::content_version(&text);
+        let version = promptgate::config::load::file_version(config).unwrap();
         for _ in 0..5 {
             let gateway = Self::spawn_with(config, free_port(), free_port(), extra, env);
             gateway.wait_healthy().await;
