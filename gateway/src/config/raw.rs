@@ -267,12 +267,21 @@ pub struct RawRoute {
     /// route's own targets as fallback).
     #[serde(default)]
     pub policy: Option<String>,
+    /// Bring your own key: clients may send their provider key (`x-promptgate-provider-key`,
+    /// or the bearer token when no tenant auth is configured); all targets and policy
+    /// candidates must then use one provider. See [`crate::byok`].
+    #[serde(default)]
+    pub byok: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaultRoute {
     pub targets: Vec<RawTarget>,
+    /// As for routes; also decides whether passthrough paths (other `/v1/*`) accept client
+    /// keys.
+    #[serde(default)]
+    pub byok: bool,
 }
 
 #[derive(Debug, Deserialize)]
