@@ -5,6 +5,7 @@
 pub mod env;
 pub mod http_provider;
 pub mod load;
+pub mod policy_files;
 pub mod raw;
 pub mod snapshot;
 pub mod watch;

@@ -7,6 +7,7 @@
 
 pub mod accounting;
 pub mod admin;
+pub mod byok;
 pub mod config;
 pub mod error;
 pub mod metrics;

@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{HeaderValue, Method};
 
+use crate::byok::OfferedKey;
 use crate::config::Snapshot;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
@@ -199,6 +200,20 @@ pub struct GatewayRequest {
     /// The client's `x-promptgate-policy` header, if any (only this header is kept: copying
     /// the whole header map would cost every request).
     pub policy_header: Option<http::HeaderValue>,
+    /// The client's `x-promptgate-provider-key` header (see [`crate::byok`]), marked
+    /// sensitive.
+    pub provider_key: Option<HeaderValue>,
+}
+
+impl GatewayRequest {
+    /// The provider keys this request offers, under `snapshot`'s tenant auth.
+    pub fn offered_key(&self, snapshot: &Snapshot) -> OfferedKey {
+        OfferedKey::new(
+            self.provider_key.as_ref(),
+            self.authorization.as_ref(),
+            snapshot.tenants.enabled(),
+        )
+    }
 }
 
 /// Runs one request to completion and returns what it recorded.
@@ -241,13 +256,25 @@ pub async fn handle<D: Downstream>(
             method: req.method.to_string(),
             path: req.path.clone(),
         }),
-        ApiRoute::NotFound | ApiRoute::Passthrough => Err(GatewayError::NotFound(req.path.clone())),
+        ApiRoute::Passthrough => Err(passthrough_refusal(&snapshot, &req)),
+        ApiRoute::NotFound => Err(GatewayError::NotFound(req.path.clone())),
     };
     if let Err(err) = result {
         respond::error(down, &mut rec, &err, None).await;
     }
     tenant::settle(gw, &rec).await;
     rec
+}
+
+/// Why a passthrough request reached the pipeline instead of being proxied: a provider key
+/// the default route does not accept, or no passthrough upstream.
+fn passthrough_refusal(snapshot: &Snapshot, req: &GatewayRequest) -> GatewayError {
+    if let Some(route) = snapshot.default_route() {
+        if let Err(refused) = req.offered_key(snapshot).for_route(route) {
+            return refused;
+        }
+    }
+    GatewayError::NotFound(req.path.clone())
 }
 
 async fn get_model<D: Downstream>(

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
+use crate::byok::ClientKey;
 use crate::openai::sse::SseEvent;
 use crate::openai::usage::Usage;
 use crate::upstream::body::UpstreamBody;
@@ -64,6 +65,9 @@ pub struct ProviderCall {
     pub stream: bool,
     /// The W3C trace id, forwarded as `traceparent`.
     pub trace_id: Bytes,
+    /// A client's own provider key (byok routes only): sent instead of the configured key,
+    /// in the provider's own auth scheme.
+    pub client_key: Option<ClientKey>,
 }
 
 /// What came back from the upstream, before its body was read.

@@ -35,8 +35,9 @@
 //!
 //! # Routing policies
 //!
-//! Policies are listed inline in the main config under `policies:` (the file
-//! `policies/routing.yaml` at the repository root is an example to paste there):
+//! Policies are listed in the main config under `policies:` or in policy files it names
+//! (`policy_files: [ ../policies/routing.yaml ]`, see `config::policy_files`; the file
+//! `policies/routing.yaml` at the repository root is an example):
 //!
 //! ```yaml
 //! policies:

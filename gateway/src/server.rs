@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 
+use crate::byok::{OfferedKey, PROVIDER_KEY_HEADER};
 use crate::error::GatewayError;
 use crate::pipeline::downstream::{ClientGone, Downstream, ResponseHead};
 use crate::pipeline::exchange::POLICY_HEADER;
@@ -59,6 +60,10 @@ impl ProxyHttp for GatewayProxy {
         if let Some(v) = authorization.as_mut() {
             v.set_sensitive(true);
         }
+        let mut provider_key = header.headers.get(PROVIDER_KEY_HEADER).cloned();
+        if let Some(v) = provider_key.as_mut() {
+            v.set_sensitive(true);
+        }
         // Unauthenticated passthrough requests go to the pipeline, which refuses them.
         let authorized = || {
             gw.snapshot()
@@ -67,7 +72,9 @@ impl ProxyHttp for GatewayProxy {
                 .is_ok()
         };
         if route == ApiRoute::Passthrough && authorized() {
-            if let Some(base) = passthrough_base(gw) {
+            // A refused provider key goes on to the pipeline, which answers 400.
+            if let Some(base) = passthrough_base(gw, provider_key.as_ref(), authorization.as_ref())
+            {
                 let mut rec = RequestRecord::new(started, trace_id, route.label());
                 rec.route = Some("passthrough".into());
                 ctx.record = Some(rec);
@@ -100,6 +107,7 @@ impl ProxyHttp for GatewayProxy {
             trace_id,
             authorization,
             policy_header,
+            provider_key,
         };
         let rec = pipeline::handle(gw, request, &mut PingoraDownstream { session }).await;
         if rec.client_disconnected {
@@ -149,9 +157,11 @@ impl ProxyHttp for GatewayProxy {
         let Some(base) = &ctx.passthrough else {
             return Ok(());
         };
-        // Clients never choose the upstream nor its credentials.
+        // Clients never choose the upstream; their credentials go only where byok allows
+        // (already in `base.authorization`).
         upstream.remove_header("authorization");
         upstream.remove_header("api-key");
+        upstream.remove_header(&PROVIDER_KEY_HEADER);
         if let Some(auth) = &base.authorization {
             upstream.insert_header("authorization", auth.clone())?;
         }
@@ -225,14 +235,25 @@ impl ProxyHttp for GatewayProxy {
     }
 }
 
-/// The upstream that passthrough paths go to: the default route's first HTTP provider.
-fn passthrough_base(gw: &Gateway) -> Option<PassthroughBase> {
+/// The upstream that passthrough paths go to: the default route's first HTTP provider, with
+/// the client's provider key as credentials when the default route is byok. `None` also when
+/// the client sent a provider key the default route does not accept.
+fn passthrough_base(
+    gw: &Gateway,
+    provider_key: Option<&HeaderValue>,
+    authorization: Option<&HeaderValue>,
+) -> Option<PassthroughBase> {
     let snapshot = gw.snapshot();
     let route = snapshot.default_route()?;
-    let base = route
+    let offered = OfferedKey::new(provider_key, authorization, snapshot.tenants.enabled());
+    let client_key = offered.for_route(route).ok()?;
+    let mut base = route
         .targets()
-        .find_map(|t| t.provider.passthrough_base().cloned());
-    base
+        .find_map(|t| t.provider.passthrough_base().cloned())?;
+    if let Some(key) = client_key {
+        base.authorization = Some(key.bearer());
+    }
+    Some(base)
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes.

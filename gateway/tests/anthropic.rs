@@ -443,6 +443,7 @@ async fn generate_with_a_schema_uses_the_forced_json_tool() {
         trace_id: promptgate::trace_id::new_trace_id(),
         authorization: None,
         policy_header: None,
+        provider_key: None,
     };
     promptgate::pipeline::handle(&gw, request, &mut down).await;
     assert_eq!(

@@ -1,8 +1,8 @@
-//! Every shipped example config parses and compiles (with placeholder environment values).
+//! Every shipped example config parses and compiles (with placeholder environment values),
+//! policy files included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use promptgate::config::load::{content_version, parse_yaml};
-use promptgate::config::snapshot::compile;
+use promptgate::config::load::load_file_with_env;
 use promptgate::upstream::client::ClientFactory;
 
 fn placeholder_env(name: &str) -> Option<String> {
@@ -24,33 +24,27 @@ fn every_example_config_compiles() {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let raw = parse_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        compile(
-            raw,
-            content_version(text.as_bytes()),
-            &ClientFactory::default(),
-            placeholder_env,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        load_file_with_env(&path, &ClientFactory::default(), placeholder_env)
+            .unwrap_or_else(|e| panic!("{e}"));
         checked += 1;
     }
     assert!(checked >= 3, "found only {checked} example configs");
 }
 
 #[test]
-fn policies_example_compiles_inside_the_multi_provider_example() {
+fn the_multi_provider_example_loads_its_policy_file() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let base = std::fs::read_to_string(format!("{root}/examples/multi-provider.yaml")).unwrap();
-    let policies = std::fs::read_to_string(format!("{root}/policies/routing.yaml")).unwrap();
-    let text = format!("{base}\n{policies}");
-    let snapshot = compile(
-        parse_yaml(&text).unwrap(),
-        content_version(text.as_bytes()),
-        &ClientFactory::default(),
-        placeholder_env,
-    )
-    .unwrap();
-    assert!(snapshot.policy("cost_first").is_some());
+    let path = std::path::Path::new(root).join("examples/multi-provider.yaml");
+    let snapshot = load_file_with_env(&path, &ClientFactory::default(), placeholder_env).unwrap();
+    let cost_first = snapshot.policy("cost_first").unwrap();
     assert!(snapshot.policy("quality_first").is_some());
+    let smart = snapshot.route("smart").unwrap();
+    assert!(std::ptr::eq(
+        smart.policy.as_deref().unwrap(),
+        cost_first.as_ref()
+    ));
+    assert_eq!(
+        snapshot.version,
+        promptgate::config::load::file_version(&path).unwrap()
+    );
 }

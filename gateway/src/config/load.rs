@@ -1,8 +1,11 @@
-//! Reading a YAML config file into a compiled [`Snapshot`], with errors that name the field
-//! path and the line.
+//! Reading a YAML config file (and the policy files it names) into a compiled [`Snapshot`],
+//! with errors that name the file, the field path and the line.
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+
+use super::policy_files::{self, config_dir};
 use super::raw::RawConfig;
 use super::snapshot::{compile, Snapshot};
 use crate::upstream::client::ClientFactory;
@@ -22,6 +25,11 @@ pub enum ConfigError {
 
 /// Parses YAML text into the raw document; errors carry the field path and line.
 pub fn parse_yaml(text: &str) -> Result<RawConfig, String> {
+    parse_yaml_as(text)
+}
+
+/// Parses YAML text into any raw document type; errors carry the field path and line.
+pub fn parse_yaml_as<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let de = serde_norway::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -44,28 +52,76 @@ pub fn parse_yaml(text: &str) -> Result<RawConfig, String> {
     })
 }
 
-/// Reads, parses and compiles a config file.
+/// Reads, parses and compiles a config file and its policy files.
 pub fn load_file(path: &Path, clients: &ClientFactory) -> Result<Snapshot, ConfigError> {
+    load_file_with_env(path, clients, |name| std::env::var(name).ok())
+}
+
+/// Like [`load_file`], with environment variables looked up through `env`.
+pub fn load_file_with_env(
+    path: &Path,
+    clients: &ClientFactory,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Snapshot, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: file.clone(),
         source,
     })?;
-    load_str(&file, &text, clients)
+    load_text(&file, &text, config_dir(path), clients, env)
 }
 
+/// Compiles config text; policy files it names are relative to the directory of `file`.
 pub fn load_str(file: &str, text: &str, clients: &ClientFactory) -> Result<Snapshot, ConfigError> {
-    let raw = parse_yaml(text).map_err(|message| ConfigError::Parse {
+    load_text(file, text, config_dir(Path::new(file)), clients, |name| {
+        std::env::var(name).ok()
+    })
+}
+
+fn load_text(
+    file: &str,
+    text: &str,
+    dir: &Path,
+    clients: &ClientFactory,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Snapshot, ConfigError> {
+    let (raw, version) = read_text(file, text, dir)?;
+    compile(raw, version, clients, env).map_err(|message| ConfigError::Invalid {
+        file: file.to_owned(),
+        message,
+    })
+}
+
+/// Parses config text and merges the policy files it names; returns the raw document and
+/// the config version (a fingerprint of the config text and of every policy file).
+pub fn read_text(file: &str, text: &str, dir: &Path) -> Result<(RawConfig, String), ConfigError> {
+    let mut raw = parse_yaml(text).map_err(|message| ConfigError::Parse {
         file: file.to_owned(),
         message,
     })?;
-    let version = content_version(text.as_bytes());
-    compile(raw, version, clients, |name| std::env::var(name).ok()).map_err(|message| {
-        ConfigError::Invalid {
-            file: file.to_owned(),
-            message,
-        }
-    })
+    let policy_files = policy_files::merge(&mut raw, file, dir)?;
+    if policy_files.is_empty() {
+        return Ok((raw, content_version(text.as_bytes())));
+    }
+    let mut all = text.as_bytes().to_vec();
+    for policy_file in &policy_files {
+        // Separators keep moving text from one file to the next a change of version.
+        all.extend_from_slice(b"\0");
+        all.extend_from_slice(policy_file.path.display().to_string().as_bytes());
+        all.extend_from_slice(b"\0");
+        all.extend_from_slice(policy_file.text.as_bytes());
+    }
+    Ok((raw, content_version(&all)))
+}
+
+/// The version a config file has right now (with its policy files), without compiling it.
+pub fn file_version(path: &Path) -> Result<String, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    read_text(&file, &text, config_dir(path)).map(|(_, version)| version)
 }
 
 /// A short, stable fingerprint of the config text (FNV-1a 64), used as its version.

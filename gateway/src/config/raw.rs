@@ -29,12 +29,17 @@ pub struct RawConfig {
     /// Redis shared by replicas for rate limits and budgets, e.g. `redis://host:6379`.
     #[serde(default)]
     pub redis_url: Option<String>,
-    /// Passive health and circuit breakers of upstream targets (see `routing`).
+    /// Passive health and circuit breakers of upstream targets (see `routing`); set here or
+    /// in one policy file, defaults otherwise.
     #[serde(default)]
-    pub health: RawHealth,
+    pub health: Option<RawHealth>,
     /// Named routing policies (see `routing`).
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
+    /// Files holding more `policies` (and optionally `health`), relative to this file's
+    /// directory; see [`super::policy_files`].
+    #[serde(default)]
+    pub policy_files: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,12 +267,21 @@ pub struct RawRoute {
     /// route's own targets as fallback).
     #[serde(default)]
     pub policy: Option<String>,
+    /// Bring your own key: clients may send their provider key (`x-promptgate-provider-key`,
+    /// or the bearer token when no tenant auth is configured); all targets and policy
+    /// candidates must then use one provider. See [`crate::byok`].
+    #[serde(default)]
+    pub byok: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaultRoute {
     pub targets: Vec<RawTarget>,
+    /// As for routes; also decides whether passthrough paths (other `/v1/*`) accept client
+    /// keys.
+    #[serde(default)]
+    pub byok: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +348,10 @@ pub enum Objective {
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub name: String,
+    /// Where the policy was written, for errors (`policies[i]` of the main config when unset);
+    /// never read from YAML.
+    #[serde(skip)]
+    pub origin: Option<String>,
     pub objective: Objective,
     #[serde(default)]
     pub constraints: RawConstraints,

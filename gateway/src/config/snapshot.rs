@@ -51,6 +51,8 @@ pub struct Route {
     tiers: Vec<Vec<Target>>,
     /// The policy applied to every request of this route.
     pub policy: Option<Arc<Policy>>,
+    /// With `byok: true`, the one provider that client keys may go to.
+    pub byok_provider: Option<String>,
 }
 
 pub struct Target {
@@ -171,16 +173,23 @@ pub fn compile(
             .map_err(|e| format!("providers.{name}: {e}"))?;
         providers.insert(name.clone(), built);
     }
-    let health = check_health(&raw.health)?;
+    if !raw.policy_files.is_empty() {
+        return Err("policy_files must be read by the config loader (config::load)".into());
+    }
+    let health = check_health(raw.health.as_ref().unwrap_or(&RawHealth::default()))?;
     let mut policies = HashMap::new();
     for (i, policy) in raw.policies.iter().enumerate() {
+        let at = policy
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("policies[{i}]"));
         let built = Policy::compile(policy, &providers)
-            .map_err(|e| format!("policies[{i}] ({}): {e}", policy.name))?;
+            .map_err(|e| format!("{at} ({}): {e}", policy.name))?;
         if policies
             .insert(policy.name.clone(), Arc::new(built))
             .is_some()
         {
-            return Err(format!("policies[{i}]: duplicate policy `{}`", policy.name));
+            return Err(format!("{at}: duplicate policy `{}`", policy.name));
         }
     }
     let mut routes = HashMap::new();
@@ -197,6 +206,11 @@ pub fn compile(
         let mut built = build_route(&route.model, &route.targets, &providers, policy.is_some())
             .map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?;
         built.policy = policy;
+        if route.byok {
+            built.byok_provider = Some(
+                byok_provider(&built).map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?,
+            );
+        }
         if routes
             .insert(route.model.clone(), Arc::new(built))
             .is_some()
@@ -208,10 +222,15 @@ pub fn compile(
         }
     }
     let default_route = match &raw.default_route {
-        Some(d) => Some(Arc::new(
-            build_route("default", &d.targets, &providers, false)
-                .map_err(|e| format!("default_route: {e}"))?,
-        )),
+        Some(d) => {
+            let mut built = build_route("default", &d.targets, &providers, false)
+                .map_err(|e| format!("default_route: {e}"))?;
+            if d.byok {
+                built.byok_provider =
+                    Some(byok_provider(&built).map_err(|e| format!("default_route: {e}"))?);
+            }
+            Some(Arc::new(built))
+        }
         None => None,
     };
     let mut prices = HashMap::new();
@@ -355,7 +374,19 @@ fn build_route(
         name: name.to_owned(),
         tiers: tiers.into_iter().map(|(_, t)| t).collect(),
         policy: None,
+        byok_provider: None,
     })
+}
+
+/// The one provider a byok route's targets and policy candidates use.
+fn byok_provider(route: &Route) -> Result<String, String> {
+    let candidates = route.policy.iter().flat_map(|p| p.candidates.iter());
+    crate::byok::single_provider(
+        route
+            .targets()
+            .chain(candidates.map(|c| &c.target))
+            .map(|t| t.provider.name()),
+    )
 }
 
 fn check_health(raw: &RawHealth) -> Result<HealthConfig, String> {

@@ -1,8 +1,8 @@
-//! Reloads the config file when it changes (polled) or on SIGHUP. A new snapshot is built
-//! completely before one atomic swap; an invalid file is rejected whole and the running
-//! snapshot keeps serving.
+//! Reloads the config file when it or one of its policy files changes (polled) or on SIGHUP.
+//! A new snapshot is built completely before one atomic swap; an invalid file is rejected
+//! whole and the running snapshot keeps serving.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +11,7 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
 use super::load::load_file;
+use super::policy_files::watched_files;
 use crate::pipeline::Gateway;
 
 pub struct ConfigWatcher {
@@ -48,11 +49,33 @@ impl ConfigWatcher {
             }
         }
     }
+}
 
-    fn stamp(&self) -> Option<(SystemTime, u64)> {
-        let meta = std::fs::metadata(&self.path).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
-    }
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// The config and the policy files it names, each with its current stamp.
+fn stamps(config: &Path) -> Vec<(PathBuf, Stamp)> {
+    watched_files(config)
+        .into_iter()
+        .map(|path| {
+            let stamp = stamp(&path);
+            (path, stamp)
+        })
+        .collect()
+}
+
+/// Whether any watched file changed since `last` (a missing config is not a change: it is
+/// being replaced).
+fn changed(last: &[(PathBuf, Stamp)]) -> bool {
+    last.iter().enumerate().any(|(i, (path, before))| {
+        let now = stamp(path);
+        (i > 0 || now.is_some()) && now != *before
+    })
 }
 
 #[async_trait]
@@ -66,19 +89,19 @@ impl BackgroundService for ConfigWatcher {
                 None
             }
         };
-        let mut last = self.stamp();
+        // Stamped before each reload, so a write during the reload is seen on the next tick.
+        let mut last = stamps(&self.path);
         let mut tick = tokio::time::interval(self.poll_interval);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
-                    last = self.stamp();
+                    last = stamps(&self.path);
                     self.reload("SIGHUP");
                 }
                 _ = tick.tick() => {
-                    let now = self.stamp();
-                    if now.is_some() && now != last {
-                        last = now;
+                    if changed(&last) {
+                        last = stamps(&self.path);
                         self.reload("file changed");
                     }
                 }

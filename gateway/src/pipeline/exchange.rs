@@ -12,6 +12,7 @@ use super::record::RequestRecord;
 use super::respond::{self, COST};
 use super::{Gateway, GatewayRequest};
 use crate::accounting::format_cost;
+use crate::byok::{self, OfferedKey};
 use crate::config::{Snapshot, Target};
 use crate::error::GatewayError;
 use crate::openai::usage::Usage;
@@ -46,7 +47,8 @@ pub async fn run<D: Downstream>(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
     }
-    match send_with_retries(gw, snapshot, &prepared, rec).await {
+    let offered = req.offered_key(snapshot);
+    match send_with_retries(gw, snapshot, &prepared, &offered, rec).await {
         Ok(success) => relay(snapshot, &prepared, success, down, rec).await,
         Err(failure) => {
             respond::error(down, rec, &failure.error, failure.retry_after).await;
@@ -71,10 +73,12 @@ pub struct Failure {
 }
 
 /// Tries the route's targets in order until one answers 2xx, within the retry budget.
+/// `offered` holds the client's own provider key, used on byok routes only.
 pub async fn send_with_retries<'s>(
     gw: &Gateway,
     snapshot: &'s Snapshot,
     prepared: &PreparedRequest,
+    offered: &OfferedKey,
     rec: &mut RequestRecord,
 ) -> Result<Success<'s>, Failure> {
     let fail = |error| Failure {
@@ -90,6 +94,7 @@ pub async fn send_with_retries<'s>(
         .route(&prepared.model)
         .ok_or_else(|| fail(GatewayError::ModelNotFound(prepared.model.clone())))?;
     rec.route = Some(route.name.clone());
+    let client_key = offered.for_route(route).map_err(fail)?;
     let routing_policy = match prepared.policy.as_deref() {
         Some(name) => Some(snapshot.policy(name).map(|p| p.as_ref()).ok_or_else(|| {
             fail(GatewayError::InvalidRequest {
@@ -137,6 +142,7 @@ pub async fn send_with_retries<'s>(
         }
     };
     rec.decision = plan.decision;
+    let targets = byok::restrict(plan.targets, route, client_key.as_ref()).map_err(fail)?;
     let health = |key: (&str, &str), ok: bool, latency: Option<Duration>| {
         if !tracked {
             return;
@@ -153,7 +159,7 @@ pub async fn send_with_retries<'s>(
     let mut last_provider: Option<&str> = None;
     let mut last_retry_after: Option<Duration> = None;
     let mut attempt: u32 = 0;
-    for target in plan.targets {
+    for target in targets {
         let key = target_key(target, &prepared.model);
         if !plan.forced {
             match gw.health.admit(key, &snapshot.health, Instant::now()) {
@@ -202,6 +208,7 @@ pub async fn send_with_retries<'s>(
             body,
             stream: prepared.stream,
             trace_id: trace_id.clone(),
+            client_key: client_key.clone(),
         };
         let sent_at = Instant::now();
         let response = target.provider.send(call).await;
@@ -267,7 +274,10 @@ pub async fn send_with_retries<'s>(
                     .collect(idle, 1024 * 1024)
                     .await
                     .unwrap_or_default();
-                let mapped = target.provider.map_error(status, body);
+                let mut mapped = target.provider.map_error(status, body);
+                if let Some(key) = &client_key {
+                    mapped.body = key.redact(mapped.body);
+                }
                 // A client error says nothing about the target's health.
                 health(key, !mapped.retryable, Some(head_latency));
                 let failure = Failure {

@@ -78,7 +78,8 @@ pub async fn run<D: Downstream>(
         .map_err(|e| GatewayError::invalid(format!("Invalid generate request: {e}")))?;
     let (chat_body, schema) = build_chat_request(request)?;
     let prepared = PreparedRequest::parse(Endpoint::ChatCompletions, chat_body)?;
-    let success = match send_with_retries(gw, snapshot, &prepared, rec).await {
+    let offered = req.offered_key(snapshot);
+    let success = match send_with_retries(gw, snapshot, &prepared, &offered, rec).await {
         Ok(success) => success,
         Err(failure) => {
             respond::error(down, rec, &failure.error, failure.retry_after).await;

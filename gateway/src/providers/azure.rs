@@ -51,6 +51,8 @@ use crate::upstream::client::ClientFactory;
 use crate::upstream::http::{traceparent, HttpEndpoint};
 use request::Deployments;
 
+const API_KEY: HeaderName = HeaderName::from_static("api-key");
+
 /// The first API version that accepts `stream_options`.
 const STREAM_OPTIONS_SINCE: &str = "2024-09-01";
 
@@ -84,7 +86,7 @@ impl AzureProvider {
                 return Err("set api_key_env or bearer_token_env, not both".into());
             }
             (Some(var), None) => secret(name, var, env)
-                .map(|key| sensitive_header(HeaderName::from_static("api-key"), key))
+                .map(|key| sensitive_header(API_KEY, key))
                 .transpose()?,
             (None, Some(var)) => secret(name, var, env)
                 .map(|token| sensitive_header(AUTHORIZATION, format!("Bearer {token}")))
@@ -128,8 +130,13 @@ impl Provider for AzureProvider {
         if call.stream {
             headers.push((ACCEPT, HeaderValue::from_static("text/event-stream")));
         }
-        if let Some(auth) = &self.auth {
-            headers.push(auth.clone());
+        // A client key is a resource key, whatever the configured credential is.
+        let auth = match &call.client_key {
+            Some(key) => Some((API_KEY, key.plain())),
+            None => self.auth.clone(),
+        };
+        if let Some(auth) = auth {
+            headers.push(auth);
         }
         headers.extend(traceparent(&call.trace_id));
         self.endpoint.post(&path, headers, body).await

@@ -185,8 +185,12 @@ impl GeminiProvider {
         if stream {
             headers.push((ACCEPT, HeaderValue::from_static("text/event-stream")));
         }
-        if let Some(key) = &self.api_key {
-            headers.push((API_KEY, key.clone()));
+        let key = match &call.client_key {
+            Some(key) => Some(key.plain()),
+            None => self.api_key.clone(),
+        };
+        if let Some(key) = key {
+            headers.push((API_KEY, key));
         }
         headers.extend(traceparent(&call.trace_id));
         headers

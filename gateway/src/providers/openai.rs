@@ -65,8 +65,12 @@ impl Provider for OpenAiProvider {
         if call.stream {
             headers.push((ACCEPT, HeaderValue::from_static("text/event-stream")));
         }
-        if let Some(auth) = &self.authorization {
-            headers.push((AUTHORIZATION, auth.clone()));
+        let auth = match &call.client_key {
+            Some(key) => Some(key.bearer()),
+            None => self.authorization.clone(),
+        };
+        if let Some(auth) = auth {
+            headers.push((AUTHORIZATION, auth));
         }
         headers.extend(traceparent(&call.trace_id));
         self.endpoint

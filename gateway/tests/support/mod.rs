@@ -18,6 +18,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use promptgate::byok::PROVIDER_KEY_HEADER;
 use promptgate::config::load::load_str;
 use promptgate::pipeline::downstream::BufferedDownstream;
 use promptgate::pipeline::exchange::POLICY_HEADER;
@@ -283,6 +284,7 @@ pub async fn call_full(
         trace_id: promptgate::trace_id::new_trace_id(),
         authorization: key.map(|k| http::HeaderValue::from_str(&format!("Bearer {k}")).unwrap()),
         policy_header: headers.get(POLICY_HEADER).cloned(),
+        provider_key: headers.get(PROVIDER_KEY_HEADER).cloned(),
     };
     let rec = handle(gw, request, &mut down).await;
     (down, rec)

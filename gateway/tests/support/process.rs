@@ -31,10 +31,19 @@ impl GatewayProcess {
     }
 
     pub async fn spawn_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> GatewayProcess {
-        let text = std::fs::read(config).unwrap();
-        let version = promptgate::config::load::content_version(&text);
+        Self::spawn_logged(config, extra, env, None).await
+    }
+
+    /// Like [`Self::spawn_env`]; with `log`, the process's stdout and stderr go to that file.
+    pub async fn spawn_logged(
+        config: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> GatewayProcess {
+        let version = promptgate::config::load::file_version(config).unwrap();
         for _ in 0..5 {
-            let gateway = Self::spawn_with(config, free_port(), free_port(), extra, env);
+            let gateway = Self::spawn_to(config, free_port(), free_port(), extra, env, log);
             gateway.wait_healthy().await;
             if let Ok((200, body)) = http(gateway.admin, "GET", "/readyz", "").await {
                 if body.contains(&version) {
@@ -53,6 +62,27 @@ impl GatewayProcess {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> GatewayProcess {
+        Self::spawn_to(config, port, admin, extra, env, None)
+    }
+
+    fn spawn_to(
+        config: &Path,
+        port: u16,
+        admin: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> GatewayProcess {
+        let output = || match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            None => Stdio::null(),
+        };
         let sock = std::env::temp_dir().join(format!("promptgate-test-{port}.sock"));
         let poll: &[&str] = if extra.contains(&"--config-poll-ms") {
             &[]
@@ -69,8 +99,8 @@ impl GatewayProcess {
             .args(extra)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(output())
+            .stderr(output())
             .spawn()
             .unwrap();
         GatewayProcess { child, port, admin }

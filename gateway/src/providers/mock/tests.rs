@@ -92,6 +92,7 @@ pub(super) fn call(endpoint: Endpoint, body: impl Into<Bytes>) -> ProviderCall {
         body: body.into(),
         stream: false,
         trace_id: Bytes::new(),
+        client_key: None,
     }
 }
 

@@ -86,6 +86,7 @@ async fn only_chat_completions_and_expressible_requests_are_sent() {
         body: Bytes::from_static(body.as_bytes()),
         stream: false,
         trace_id: Bytes::new(),
+        client_key: None,
     };
     for endpoint in [
         Endpoint::Completions,
