@@ -42,6 +42,16 @@ impl Endpoint {
         }
     }
 
+    /// The path the client called, e.g. `/v1/chat/completions`, for messages.
+    pub fn client_path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Completions => "/v1/completions",
+            Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Responses => "/v1/responses",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => "chat",

@@ -123,7 +123,7 @@ impl Provider for AnthropicProvider {
             return Err(AttemptError::Unsupported(format!(
                 "The provider `{}` (Anthropic) serves only /v1/chat/completions, not {}.",
                 self.name,
-                call.endpoint.path()
+                call.endpoint.client_path()
             )));
         }
         let body = request::translate(&call.body, call.stream, self.default_max_tokens)

@@ -262,7 +262,7 @@ impl Provider for GeminiProvider {
             Endpoint::Embeddings => self.embeddings(call).await,
             Endpoint::Completions | Endpoint::Responses => Err(AttemptError::Unsupported(format!(
                 "The gemini provider does not implement {}; use /v1/chat/completions.",
-                call.endpoint.path()
+                call.endpoint.client_path()
             ))),
         }
     }

@@ -163,10 +163,6 @@ const UNSUPPORTED = [
   ['gemini-flash legacy completions', 'gemini', () => sdk.completions.create({ model: 'gemini-flash', prompt: 'hi' }),
     'The gemini provider does not implement /v1/completions; use /v1/chat/completions.', '/v1/completions'],
 ];
-// Gateway bug: Endpoint::path() is the path below the provider's base URL (`/embeddings`), but
-// these messages print it next to the client-facing `/v1/chat/completions`.
-const PATH_BUG = 'gateway bug: the message names `/embeddings` / `/completions` (Endpoint::path(), ' +
-  'relative to the upstream base URL) instead of the client-facing `/v1/...` path';
 
 describe('requests a provider cannot serve: 400 unsupported, nothing sent upstream', () => {
   for (const [name, provider, call, message, path] of UNSUPPORTED) {
@@ -181,7 +177,7 @@ describe('requests a provider cannot serve: 400 unsupported, nothing sent upstre
       assert.deepEqual(delta, only(provider, 0));
     });
     if (path !== null) {
-      test(`${name}: the message names ${path}`, { skip: PATH_BUG }, async () => {
+      test(`${name}: the message names ${path}`, async () => {
         const { e } = await expectTyped(OpenAI.BadRequestError, call);
         assert.equal(e.error.message, message);
       });
