@@ -8,11 +8,19 @@ use prometheus::{
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+mod series;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use series::{Series, SeriesKey};
+
 use crate::pipeline::record::RequestRecord;
 use crate::routing::health::HealthView;
 use crate::tenants::limiter::LimiterMetrics;
 
 pub struct Metrics {
+    /// Tells this instance's cached series apart from another instance's.
+    id: u64,
     registry: Registry,
     requests: IntCounterVec,
     request_errors: IntCounterVec,
@@ -199,7 +207,9 @@ impl Metrics {
             registry.register(c)?;
         }
         let tenants = LimiterMetrics::register(&registry)?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Ok(Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             requests,
             request_errors,
@@ -249,63 +259,63 @@ impl Metrics {
     pub fn record(&self, rec: &RequestRecord) {
         let endpoint = rec.endpoint;
         let route = rec.route.as_deref().unwrap_or("");
-        let status = rec.status.to_string();
-        self.requests
-            .with_label_values(&[route, endpoint, status.as_str()])
-            .inc();
         if let Some(kind) = rec.error {
             self.request_errors
                 .with_label_values(&[route, endpoint, kind])
                 .inc();
         }
         let total = rec.started.elapsed();
-        self.duration
-            .with_label_values(&[route, endpoint])
-            .observe(total.as_secs_f64());
         self.overhead
             .observe(total.saturating_sub(rec.upstream_time).as_secs_f64());
-        if let Some(ttft) = rec.time_to_first_token {
-            self.ttft
-                .with_label_values(&[route])
-                .observe(ttft.as_secs_f64());
-        }
-        if rec.attempts > 1 {
-            self.retries
-                .with_label_values(&[route])
-                .inc_by(u64::from(rec.attempts - 1));
-        }
-        let (Some(usage), Some(model)) = (rec.usage, rec.upstream_model.as_deref()) else {
-            return;
-        };
-        if usage.estimated {
+        let usage = rec.usage.filter(|_| rec.upstream_model.is_some());
+        if usage.is_some_and(|u| u.estimated) {
             self.usage_estimated.inc();
         }
-        let provider = rec.provider_kind.unwrap_or("");
+        let key = SeriesKey {
+            owner: self.id,
+            route,
+            endpoint,
+            status: rec.status,
+            provider: rec.provider_kind.unwrap_or(""),
+            model: usage.and(rec.upstream_model.as_deref()),
+        };
+        Series::with(self, &key, |s| {
+            s.requests.inc();
+            s.duration.observe(total.as_secs_f64());
+            if let Some(ttft) = rec.time_to_first_token {
+                s.ttft.observe(ttft.as_secs_f64());
+            }
+            if rec.attempts > 1 {
+                s.retries.inc_by(u64::from(rec.attempts - 1));
+            }
+            let (Some(usage), Some(m)) = (usage, &s.model) else {
+                return;
+            };
+            if usage.prompt_tokens > 0 {
+                m.prompt_tokens.inc_by(usage.prompt_tokens);
+            }
+            if usage.completion_tokens > 0 {
+                m.completion_tokens.inc_by(usage.completion_tokens);
+                m.genai_output.observe(usage.completion_tokens as f64);
+            }
+            m.genai_input.observe(usage.prompt_tokens as f64);
+            m.genai_duration.observe(total.as_secs_f64());
+            if let Some(cost) = rec.cost_usd {
+                m.cost.inc_by(cost);
+            }
+        });
+        let Some(model) = key.model else {
+            return;
+        };
         for (kind, n) in [
-            ("prompt", usage.prompt_tokens),
-            ("completion", usage.completion_tokens),
-            ("cached", usage.cached_tokens),
-            ("reasoning", usage.reasoning_tokens),
+            ("cached", usage.map_or(0, |u| u.cached_tokens)),
+            ("reasoning", usage.map_or(0, |u| u.reasoning_tokens)),
         ] {
             if n > 0 {
                 self.tokens
                     .with_label_values(&[route, model, kind])
                     .inc_by(n);
             }
-        }
-        self.genai_tokens
-            .with_label_values(&[endpoint, provider, model, "input"])
-            .observe(usage.prompt_tokens as f64);
-        if usage.completion_tokens > 0 {
-            self.genai_tokens
-                .with_label_values(&[endpoint, provider, model, "output"])
-                .observe(usage.completion_tokens as f64);
-        }
-        self.genai_duration
-            .with_label_values(&[endpoint, provider, model])
-            .observe(total.as_secs_f64());
-        if let Some(cost) = rec.cost_usd {
-            self.cost.with_label_values(&[route, model]).inc_by(cost);
         }
     }
 

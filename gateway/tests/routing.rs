@@ -36,7 +36,7 @@ async fn failing_target_is_ejected_then_probed_and_closed() {
     let gw = gateway(&format!(
         "providers:\n  a: {{ type: openai, base_url: '{}' }}\n  b: {{ type: openai, base_url: '{}' }}\n\
 routes:\n  - model: m\n    targets: [ {{ provider: a }}, {{ provider: b }} ]\n\
-health: {{ consecutive_failures: 3, open_ms: 200 }}\nretry: {{ max_attempts: 2, min_retries_per_second: 1000 }}\n",
+health: {{ consecutive_failures: 3, open_ms: 2000 }}\nretry: {{ max_attempts: 2, min_retries_per_second: 1000 }}\n",
         a.base_url(),
         b.base_url()
     ));
@@ -67,7 +67,8 @@ health: {{ consecutive_failures: 3, open_ms: 200 }}\nretry: {{ max_attempts: 2, 
     assert!(metrics.contains("promptgate_upstream_latency_ewma_seconds"));
 
     healthy.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // open_ms leaves room for a slow, loaded test machine before the probe is due.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, chat("")).await;
     assert_eq!(status(&down), 200);
     assert_eq!((a.count(), rec.attempts), (4, 1), "one probe went to a");
