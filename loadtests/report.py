@@ -15,7 +15,8 @@ Targets (judged on the medians over rounds; need both nginx and gateway in the r
   throughput @ CONC        >= 0.8 x nginx
   req per proxy CPU-s      >= 0.7 x nginx          (non-streaming)
   SSE req per proxy CPU-s  >= 0.5 x nginx
-  policy route added p99   <= 20 us over the plain route (gateway's plat vs lat, same round)
+  policy route added p99   <= 20 us over the plain route (a second gateway process whose config
+                           adds a cost policy: plat vs pbase, same process, same round)
   idle RSS                 <= 30 MB (after start-up and after load)
   errors                   0
 Exit status: 0 all judged targets pass (or nothing to judge), 3 some FAIL, 2 unusable input.
@@ -83,8 +84,13 @@ def round_metrics(raw, r, name, clk):
             m["error_samples"].append(f"plat: {dict(list(plat['errs'].items())[:3])}")
     m["plat_p50"] = plat["p50"] if plat else nan()
     m["plat_p99"] = plat["p99"] if plat else nan()
-    m["policy_add_p50"] = m["plat_p50"] - m["lat_p50"]
-    m["policy_add_p99"] = m["plat_p99"] - m["lat_p99"]
+    pbase = oha(base + ".pbase.json")
+    if pbase is not None:
+        m["errors"] += pbase["err"]
+    m["policy_add_p50"] = m["plat_p50"] - (pbase["p50"] if pbase else nan())
+    m["policy_add_p99"] = m["plat_p99"] - (pbase["p99"] if pbase else nan())
+    prss = (load_json(base + ".policy-proc.json") or {}).get("rss_start_kb")
+    m["policy_rss_mb"] = prss / 1024.0 if prss is not None else nan()
     if ttft:
         m["ttft_p50"] = ttft["ttft_us"]["p50"] if ttft.get("n") else nan()
         m["ttft_p99"] = ttft["ttft_us"]["p99"] if ttft.get("n") else nan()
@@ -246,6 +252,7 @@ def main():
         ("policy route c=1 p99 (us)", "plat_p99", ".0f", False, None),
         ("policy added p50 (us)", "policy_add_p50", ".0f", True, None),
         ("policy added p99 (us)", "policy_add_p99", ".0f", True, judge_policy),
+        ("RSS with a cost policy (MB)", "policy_rss_mb", ".1f", False, None),
         (f"throughput c={conc} (req/s)", "tput_rps", ".0f", False, lambda: judge_ratio("tput_rps", 0.8)),
         ("  proxy CPU use (%)", "tput_util", ".0f", False, None),
         ("req per proxy CPU-s", "tput_per_cpu_s", ".0f", False, lambda: judge_ratio("tput_per_cpu_s", 0.7)),

@@ -138,11 +138,11 @@ fn run() -> anyhow::Result<()> {
     admin.add_tcp(&cli.admin_listen);
     let watcher = background_service(
         "config-watch",
-        ConfigWatcher {
+        ConfigWatcher::new(
             gateway,
-            path: cli.config.clone(),
-            poll_interval: Duration::from_millis(cli.config_poll_ms.max(50)),
-        },
+            cli.config.clone(),
+            Duration::from_millis(cli.config_poll_ms.max(50)),
+        ),
     );
     server.add_service(api);
     server.add_service(admin);

@@ -304,11 +304,11 @@ async fn reload_under_load_drops_no_request() {
     };
     std::fs::write(&path, config("one")).unwrap();
     let gw = gateway(&config("one"));
-    let watcher = promptgate::config::watch::ConfigWatcher {
-        gateway: gw.clone(),
-        path: path.clone(),
-        poll_interval: Duration::from_millis(10),
-    };
+    let watcher = promptgate::config::watch::ConfigWatcher::new(
+        gw.clone(),
+        path.clone(),
+        Duration::from_millis(10),
+    );
     let mut tasks = Vec::new();
     for _ in 0..400 {
         let gw: Arc<_> = gw.clone();

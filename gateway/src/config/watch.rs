@@ -18,9 +18,24 @@ pub struct ConfigWatcher {
     pub gateway: Arc<Gateway>,
     pub path: PathBuf,
     pub poll_interval: Duration,
+    /// The watched files' stamps, taken by [`ConfigWatcher::new`] on the caller's thread: the
+    /// first heap allocation on the watcher's own thread costs ~2 MB of resident memory
+    /// (the allocator's per-thread heap), which an idle gateway should not pay before its
+    /// first reload.
+    initial: std::sync::Mutex<Option<Vec<(PathBuf, Stamp)>>>,
 }
 
 impl ConfigWatcher {
+    pub fn new(gateway: Arc<Gateway>, path: PathBuf, poll_interval: Duration) -> Self {
+        let initial = stamps(&path);
+        ConfigWatcher {
+            gateway,
+            path,
+            poll_interval,
+            initial: std::sync::Mutex::new(Some(initial)),
+        }
+    }
+
     /// Loads the file and swaps it in when valid and different. Returns whether it swapped.
     pub fn reload(&self, reason: &str) -> bool {
         match load_file(&self.path, &self.gateway.clients) {
@@ -90,7 +105,8 @@ impl BackgroundService for ConfigWatcher {
             }
         };
         // Stamped before each reload, so a write during the reload is seen on the next tick.
-        let mut last = stamps(&self.path);
+        let initial = self.initial.lock().ok().and_then(|mut i| i.take());
+        let mut last = initial.unwrap_or_else(|| stamps(&self.path));
         let mut tick = tokio::time::interval(self.poll_interval);
         loop {
             tokio::select! {

@@ -87,6 +87,8 @@ struct TargetHealth {
     last_failure: Option<Instant>,
     ewma_ms: Option<f64>,
     samples: VecDeque<f64>,
+    /// The p95 of `samples`, kept current by `record` (read once per candidate per request).
+    p95_ms: Option<f64>,
 }
 
 impl TargetHealth {
@@ -98,6 +100,7 @@ impl TargetHealth {
             last_failure: None,
             ewma_ms: None,
             samples: VecDeque::new(),
+            p95_ms: None,
         }
     }
 
@@ -127,6 +130,7 @@ impl TargetHealth {
             while self.samples.len() > config.window.max(1) {
                 self.samples.pop_front();
             }
+            self.p95_ms = p95(&self.samples);
         }
         if ok {
             self.consecutive_failures = 0;
@@ -145,17 +149,10 @@ impl TargetHealth {
 
     fn view(&self) -> HealthView {
         HealthView {
-            p95_ms: p95(&self.samples),
-            ..self.view_without_p95()
-        }
-    }
-
-    fn view_without_p95(&self) -> HealthView {
-        HealthView {
             state: self.state,
             consecutive_failures: self.consecutive_failures,
             ewma_ms: self.ewma_ms,
-            p95_ms: None,
+            p95_ms: self.p95_ms,
             last_failure: self.last_failure,
         }
     }
@@ -166,10 +163,12 @@ fn p95(samples: &VecDeque<f64>) -> Option<f64> {
     if samples.is_empty() {
         return None;
     }
-    let mut sorted: Vec<f64> = samples.iter().copied().collect();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((sorted.len() as f64) * 0.95).ceil() as usize;
-    sorted.get(rank.saturating_sub(1)).copied()
+    let mut values: Vec<f64> = samples.iter().copied().collect();
+    let rank = ((values.len() as f64) * 0.95).ceil() as usize;
+    let index = rank.saturating_sub(1).min(values.len() - 1);
+    // Selection, not a full sort: this runs once per recorded attempt.
+    let (_, nth, _) = values.select_nth_unstable_by(index, f64::total_cmp);
+    Some(*nth)
 }
 
 /// Targets tracked at most: a default route passes client-chosen model names through, and
@@ -254,9 +253,7 @@ impl HealthRegistry {
     ) -> Option<HealthView> {
         self.with(key, now, |t| {
             t.record(config, ok, latency, now);
-            // The gauges need only the state and EWMA: skip sorting samples for a p95 on
-            // every request.
-            t.view_without_p95()
+            t.view()
         })
     }
 

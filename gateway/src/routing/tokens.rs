@@ -8,9 +8,10 @@
 //! definitions count as the tokens of their JSON. `prompt` (completions) and `input`
 //! (embeddings, responses) count their strings.
 //!
-//! The encoding (a few MB of tables) is loaded only when a snapshot compiles a policy that
-//! needs the estimate ([`preload`]); until it is ready, and for a body that is not the
-//! expected JSON, the count falls back to one token per four bytes.
+//! The encoding's tables cost about 50 MB of memory, so they are loaded only when a snapshot
+//! compiles a policy that needs the estimate ([`preload`], in the background); until they are
+//! ready, and for a body that is not the expected JSON, the count falls back to one token per
+//! four bytes.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
