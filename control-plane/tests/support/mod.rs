@@ -10,6 +10,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+#[macro_use]
+pub mod fixtures;
+
 /// PostgreSQL server for the suite; override with PROMPTCTL_TEST_PG.
 fn pg_base() -> String {
     std::env::var("PROMPTCTL_TEST_PG")
