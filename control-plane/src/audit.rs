@@ -140,12 +140,31 @@ pub enum VerifyError {
     Db(#[from] sqlx::Error),
 }
 
-/// Walks the whole chain; returns the number of records when every link holds.
-pub async fn verify(pool: &sqlx::AnyPool) -> Result<u64, VerifyError> {
+/// The chain's last link: record it somewhere else (a ticket, a log sink) and pass it to
+/// `verify_with_anchor` later to detect a truncated or wholesale-rewritten log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Head {
+    pub records: u64,
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Walks the whole chain; returns its head when every link holds.
+pub async fn verify(pool: &sqlx::AnyPool) -> Result<Head, VerifyError> {
+    verify_with_anchor(pool, None).await
+}
+
+/// Like `verify`, and also checks that record `anchor.0` still carries hash `anchor.1`.
+pub async fn verify_with_anchor(
+    pool: &sqlx::AnyPool,
+    anchor: Option<(i64, &str)>,
+) -> Result<Head, VerifyError> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
         .fetch_all(pool)
         .await?;
     let mut prev = GENESIS.to_owned();
+    let mut anchored = anchor.is_none();
+    let mut head_seq = 0;
     for (expected_seq, row) in (1_i64..).zip(rows.iter()) {
         let record = Record::from_row(row)?;
         if record.seq != expected_seq {
@@ -166,7 +185,34 @@ pub async fn verify(pool: &sqlx::AnyPool) -> Result<u64, VerifyError> {
                 reason: "content does not match its hash (record altered)",
             });
         }
+        if let Some((seq, hash)) = anchor {
+            if seq == record.seq {
+                if hash != record.hash {
+                    return Err(VerifyError::Broken {
+                        seq,
+                        reason: "anchor hash differs (log rewritten)",
+                    });
+                }
+                anchored = true;
+            }
+        }
+        head_seq = record.seq;
         prev = record.hash;
     }
-    Ok(rows.len() as u64)
+    if !anchored {
+        let seq = anchor.map(|(seq, _)| seq).unwrap_or_default();
+        return Err(VerifyError::Broken {
+            seq,
+            reason: "anchor record missing (log truncated)",
+        });
+    }
+    Ok(Head {
+        records: rows.len() as u64,
+        seq: head_seq,
+        hash: if head_seq == 0 {
+            GENESIS.to_owned()
+        } else {
+            prev
+        },
+    })
 }

@@ -38,8 +38,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the audit log's hash chain; exits non-zero when it was tampered with.
-    Verify,
+    /// Check the audit log's hash chain; exits 2 when it was tampered with. Prints the head
+    /// (`SEQ:HASH`); keep it elsewhere and pass it back with `--anchor` to detect truncation.
+    Verify {
+        /// A head printed by an earlier run, `SEQ:HASH`.
+        #[arg(long)]
+        anchor: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -85,25 +90,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(addr = %listener.local_addr()?, "promptctl listening");
             axum::serve(listener, app(store))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
+                .with_graceful_shutdown(shutdown_signal())
                 .await
                 .context("serving")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => match audit::verify(&store.pool).await {
-            Ok(n) => {
-                println!("audit log OK: {n} records, chain intact");
-                Ok(ExitCode::SUCCESS)
+            command: AuditCommand::Verify { anchor },
+        } => {
+            let anchor = match anchor.as_deref().map(parse_anchor) {
+                Some(None) => anyhow::bail!("--anchor must be SEQ:HASH"),
+                Some(Some(a)) => Some(a),
+                None => None,
+            };
+            verify(&store, anchor).await
+        }
+    }
+}
+
+fn parse_anchor(s: &str) -> Option<(i64, &str)> {
+    let (seq, hash) = s.split_once(':')?;
+    Some((seq.parse().ok()?, hash))
+}
+
+async fn verify(store: &Store, anchor: Option<(i64, &str)>) -> anyhow::Result<ExitCode> {
+    match audit::verify_with_anchor(&store.pool, anchor).await {
+        Ok(head) => {
+            println!(
+                "audit log OK: {} records, chain intact, head {}:{}",
+                head.records, head.seq, head.hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(audit::VerifyError::Broken { seq, reason }) => {
+            println!("audit log TAMPERED at record {seq}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
             }
-            Err(audit::VerifyError::Broken { seq, reason }) => {
-                println!("audit log TAMPERED at record {seq}: {reason}");
-                Ok(ExitCode::from(2))
-            }
-            Err(e) => Err(e.into()),
-        },
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
     }
 }

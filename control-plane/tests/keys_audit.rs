@@ -170,31 +170,58 @@ async fn api_keys_rotate_revoke_and_scope(db: &TestDb) {
 }
 
 async fn audit_chain_detects_tampering(db: &TestDb) {
+    use control_plane::audit::{verify, verify_with_anchor, VerifyError};
     let api = Api::start(db).await;
     let t = team(&api, "aud", 1).await;
     let prompt = new_prompt(&api, &t, "p").await;
     approved_version(&api, &t, prompt, "x {{ y }}").await;
     let store = db.store().await;
-    let n = control_plane::audit::verify(&store.pool).await.unwrap();
-    assert!(n > 10, "{n}");
-    assert_eq!(promptctl_verify(&db.url), Some(0));
+    let head = verify(&store.pool).await.unwrap();
+    assert!(
+        head.records > 10 && head.seq == head.records as i64,
+        "{head:?}"
+    );
+    let anchor = format!("{}:{}", head.seq, head.hash);
+    assert_eq!(promptctl_verify(&db.url, None), Some(0));
+    assert_eq!(promptctl_verify(&db.url, Some(&anchor)), Some(0));
+    assert_eq!(
+        promptctl_verify(&db.url, Some(&format!("{}:00", head.seq))),
+        Some(2)
+    );
 
+    // Truncating the tail keeps the remaining chain valid; only the anchor reveals it.
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1")
+        .bind(head.seq)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert!(verify(&store.pool).await.is_ok());
+    match verify_with_anchor(&store.pool, Some((head.seq, &head.hash))).await {
+        Err(VerifyError::Broken { seq, .. }) => assert_eq!(seq, head.seq),
+        other => panic!("truncation not detected: {other:?}"),
+    }
+    assert_eq!(promptctl_verify(&db.url, Some(&anchor)), Some(2));
+
+    // Altering any record breaks the chain at that record.
     sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3")
         .execute(&store.pool)
         .await
         .unwrap();
-    match control_plane::audit::verify(&store.pool).await {
-        Err(control_plane::audit::VerifyError::Broken { seq, .. }) => assert_eq!(seq, 3),
+    match verify(&store.pool).await {
+        Err(VerifyError::Broken { seq, .. }) => assert_eq!(seq, 3),
         other => panic!("tampering not detected: {other:?}"),
     }
-    assert_eq!(promptctl_verify(&db.url), Some(2));
+    assert_eq!(promptctl_verify(&db.url, None), Some(2));
 }
 
-/// Runs `promptctl audit verify` against `url` and returns its exit code.
-fn promptctl_verify(url: &str) -> Option<i32> {
-    std::process::Command::new(env!("CARGO_BIN_EXE_promptctl"))
-        .args(["audit", "verify"])
-        .env("DATABASE_URL", url)
+/// Runs `promptctl audit verify [--anchor A]` against `url` and returns its exit code.
+fn promptctl_verify(url: &str, anchor: Option<&str>) -> Option<i32> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_promptctl"));
+    cmd.args(["audit", "verify"]);
+    if let Some(a) = anchor {
+        cmd.args(["--anchor", a]);
+    }
+    cmd.env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .output()
         .unwrap()

@@ -255,7 +255,10 @@ async fn lifecycle_happy_path(db: &TestDb) {
     api.ok("GET", "/api/v1/audit", &t.editor, None, 403).await;
 
     let store = db.store().await;
-    let n = control_plane::audit::verify(&store.pool).await.unwrap();
+    let n = control_plane::audit::verify(&store.pool)
+        .await
+        .unwrap()
+        .records;
     assert_eq!(n as usize, actions.len());
 
     let doc = api
