@@ -2,10 +2,14 @@
 //! and response types, operations listed once in `OPERATIONS`.
 
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathsBuilder,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::OpenApi;
 
@@ -270,6 +274,24 @@ pub fn document() -> utoipa::openapi::OpenApi {
         let mut op = OperationBuilder::new()
             .summary(Some(*summary))
             .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        // `{name}` segments become required path parameters (ids are integers).
+        for name in path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        {
+            let kind = if name == "label" {
+                Type::String
+            } else {
+                Type::Integer
+            };
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(kind))),
+            );
+        }
         if let Some(req) = request {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()

@@ -266,4 +266,8 @@ async fn lifecycle_happy_path(db: &TestDb) {
         .await;
     assert!(doc["paths"]["/api/v1/prompts/{prompt_id}/versions"]["post"].is_object());
     assert!(doc["components"]["schemas"]["CreateVersion"].is_object());
+    let params = &doc["paths"]["/api/v1/prompts/{prompt_id}/labels/{label}"]["put"]["parameters"];
+    assert_eq!(params[0]["name"], "prompt_id");
+    assert_eq!(params[1]["name"], "label");
+    assert_eq!(params[1]["in"], "path");
 }

@@ -9,6 +9,7 @@ use support::fixtures::{approved_version, new_prompt, new_version, team};
 use support::{assert_error_shape, Api, TestDb};
 
 on_both_backends!(
+    concurrent_versions_get_distinct_numbers,
     multiple_required_approvals,
     author_cannot_approve_own_version,
     versions_are_immutable,
@@ -234,4 +235,30 @@ async fn templates_are_validated(db: &TestDb) {
         "{% for d in docs %}{{ d }}{% endfor %} {{ question | upper }}",
     )
     .await;
+}
+
+async fn concurrent_versions_get_distinct_numbers(db: &TestDb) {
+    let api = std::sync::Arc::new(Api::start(db).await);
+    let t = team(&api, "race", 1).await;
+    let prompt = new_prompt(&api, &t, "p").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let (api, key) = (api.clone(), t.editor.clone());
+        tasks.spawn(async move {
+            let body = json!({"body": format!("v{i} {{{{ q }}}}")});
+            let path = format!("/api/v1/prompts/{prompt}/versions");
+            api.call("POST", &path, Some(key.as_str()), Some(body))
+                .await
+        });
+    }
+    let mut numbers = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (status, v) = joined.unwrap();
+        assert_eq!(status.as_u16(), 201, "{v}");
+        numbers.push(v["version"].as_i64().unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+    let store = db.store().await;
+    control_plane::audit::verify(&store.pool).await.unwrap();
 }
