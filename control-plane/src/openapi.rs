@@ -83,6 +83,14 @@ const OPERATIONS: &[Op] = &[
         Some("Project"),
     ),
     (
+        HttpMethod::Patch,
+        "/api/v1/projects/{project_id}",
+        "Change description / required approvals (admin)",
+        Some("UpdateProject"),
+        "200",
+        Some("Project"),
+    ),
+    (
         HttpMethod::Post,
         "/api/v1/users",
         "Create a user (org admin)",

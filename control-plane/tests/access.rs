@@ -104,6 +104,12 @@ async fn rbac_matrix_denies_cross_project_and_underprivileged(db: &TestDb) {
                 2,
             ),
             ("GET", "/api/v1/audit".to_owned(), None, 2),
+            (
+                "PATCH",
+                format!("/api/v1/projects/{pa}"),
+                Some(json!({"description": format!("d{n}")})),
+                2,
+            ),
         ]
     };
     let own = [(&a.viewer, 0u8), (&a.editor, 1), (&a.admin, 2)];
@@ -153,7 +159,7 @@ async fn rbac_matrix_denies_cross_project_and_underprivileged(db: &TestDb) {
             checked += 1;
         }
     }
-    assert!(checked >= 19 * 3 + 18 * 4);
+    assert_eq!(checked, 20 * 3 + 19 * 4);
     // Project keys cannot do org-level things; no or bad keys are 401.
     for key in [&a.admin, &b.admin] {
         api.ok(

@@ -76,6 +76,48 @@ async fn multiple_required_approvals(db: &TestDb) {
         200,
     )
     .await;
+
+    // Lowering the requirement to 1 (admins only) lets the next single approval suffice.
+    let pp = format!("/api/v1/projects/{}", t.project);
+    api.ok(
+        "PATCH",
+        &pp,
+        &t.editor,
+        Some(json!({"required_approvals": 1})),
+        403,
+    )
+    .await;
+    api.ok(
+        "PATCH",
+        &pp,
+        &t.admin,
+        Some(json!({"required_approvals": 0})),
+        422,
+    )
+    .await;
+    api.ok("PATCH", &pp, &t.admin, Some(json!({"id": 5})), 422)
+        .await;
+    let p = api
+        .ok(
+            "PATCH",
+            &pp,
+            &t.admin,
+            Some(json!({"required_approvals": 1})),
+            200,
+        )
+        .await;
+    assert_eq!(p["required_approvals"], 1);
+    assert_eq!(p["description"], "d");
+    let v2 = new_version(&api, &t, prompt, "Hi {{ name }}").await["id"]
+        .as_i64()
+        .unwrap();
+    let submit = format!("/api/v1/prompt_versions/{v2}/submit_for_approval");
+    api.ok("POST", &submit, &t.editor, None, 200).await;
+    let approve = format!("/api/v1/prompt_versions/{v2}/approve");
+    let a = api
+        .ok("POST", &approve, &t.admin, Some(json!({})), 200)
+        .await;
+    assert_eq!(a["status"], "approved");
 }
 
 async fn author_cannot_approve_own_version(db: &TestDb) {

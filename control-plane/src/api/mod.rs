@@ -13,6 +13,7 @@ use crate::AppState;
 pub mod audit_log;
 pub mod keys;
 pub mod labels;
+pub mod members;
 pub mod models;
 pub mod projects;
 pub mod prompts;
@@ -23,18 +24,18 @@ pub type State = axum::extract::State<Arc<AppState>>;
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
         .route("/projects", post(projects::create).get(projects::list))
-        .route("/projects/{project_id}", get(projects::get))
+        .route(
+            "/projects/{project_id}",
+            get(projects::get).patch(projects::update),
+        )
         .route(
             "/users",
-            post(projects::create_user).get(projects::list_users),
+            post(members::create_user).get(members::list_users),
         )
-        .route(
-            "/projects/{project_id}/members",
-            get(projects::list_members),
-        )
+        .route("/projects/{project_id}/members", get(members::list_members))
         .route(
             "/projects/{project_id}/members/{user_id}",
-            put(projects::put_member).delete(projects::delete_member),
+            put(members::put_member).delete(members::delete_member),
         )
         .route(
             "/projects/{project_id}/api_keys",

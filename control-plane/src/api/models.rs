@@ -20,6 +20,15 @@ pub struct CreateProject {
     pub required_approvals: Option<i64>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProject {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required_approvals: Option<i64>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Project {
     pub id: i64,
