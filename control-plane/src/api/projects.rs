@@ -1,0 +1,164 @@
+//! Projects.
+
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::json;
+use sqlx::Row;
+
+use super::models::{check_name, CreateProject, Project, UpdateProject};
+use super::State;
+use crate::audit::{self, Entry};
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::store::now_rfc3339;
+
+pub(super) async fn org_of(state: &State, caller: &Caller) -> ApiResult<i64> {
+    let row = sqlx::query("SELECT org_id FROM users WHERE id = $1")
+        .bind(caller.user_id)
+        .fetch_one(&state.store.pool)
+        .await?;
+    Ok(row.try_get("org_id")?)
+}
+
+/// `POST /api/v1/projects` (org admin).
+pub async fn create(
+    state: State,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateProject>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    caller.require_org_admin()?;
+    check_name(&req.name, "name")?;
+    let required = req.required_approvals.unwrap_or(1);
+    check_required(required)?;
+    let org_id = org_of(&state, &caller).await?;
+    let _guard = state.store.write_guard().await;
+    let mut tx = state.store.pool.begin().await?;
+    let row = sqlx::query(&format!(
+        "INSERT INTO projects (org_id, name, description, required_approvals, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+        Project::COLUMNS
+    ))
+    .bind(org_id)
+    .bind(&req.name)
+    .bind(req.description.unwrap_or_default())
+    .bind(required)
+    .bind(now_rfc3339())
+    .fetch_one(&mut *tx)
+    .await?;
+    let project = Project::from_row(&row)?;
+    let entry = Entry {
+        actor: &caller.actor(),
+        project_id: Some(project.id),
+        action: "project.create",
+        entity: format!("project:{}", project.id),
+        before: None,
+        after: Some(json!({"name": project.name, "required_approvals": required})),
+    };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+/// `GET /api/v1/projects`: all projects for an org admin, the key's own project otherwise.
+pub async fn list(state: State, caller: Caller) -> ApiResult<Json<Vec<Project>>> {
+    let sql = format!("SELECT {} FROM projects", Project::COLUMNS);
+    let rows = match (caller.org_admin, caller.project_id) {
+        (true, _) => {
+            sqlx::query(&format!("{sql} ORDER BY id"))
+                .fetch_all(&state.store.pool)
+                .await?
+        }
+        (false, Some(pid)) => {
+            sqlx::query(&format!("{sql} WHERE id = $1"))
+                .bind(pid)
+                .fetch_all(&state.store.pool)
+                .await?
+        }
+        (false, None) => Vec::new(),
+    };
+    let projects = rows
+        .iter()
+        .map(Project::from_row)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(projects))
+}
+
+/// `GET /api/v1/projects/{project_id}` (viewer).
+pub async fn get(
+    state: State,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Project>> {
+    caller.authorize(id, Role::Viewer, ApiError::not_found("project", id))?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM projects WHERE id = $1",
+        Project::COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(&state.store.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("project", id))?;
+    Ok(Json(Project::from_row(&row)?))
+}
+
+fn check_required(required: i64) -> ApiResult<()> {
+    if (1..=10).contains(&required) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "required_approvals must be between 1 and 10",
+            Some("required_approvals"),
+        ))
+    }
+}
+
+/// `PATCH /api/v1/projects/{project_id}` (admin): description and required approvals. A new
+/// approval count applies from the next review on.
+pub async fn update(
+    state: State,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<UpdateProject>,
+) -> ApiResult<Json<Project>> {
+    caller.authorize(id, Role::Admin, ApiError::not_found("project", id))?;
+    if let Some(r) = req.required_approvals {
+        check_required(r)?;
+    }
+    let _guard = state.store.write_guard().await;
+    let mut tx = state.store.pool.begin().await?;
+    let sql = format!("SELECT {} FROM projects WHERE id = $1", Project::COLUMNS);
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("project", id))?;
+    let before = Project::from_row(&row)?;
+    let description = req
+        .description
+        .unwrap_or_else(|| before.description.clone());
+    let required = req.required_approvals.unwrap_or(before.required_approvals);
+    sqlx::query("UPDATE projects SET description = $1, required_approvals = $2 WHERE id = $3")
+        .bind(&description)
+        .bind(required)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry {
+        actor: &caller.actor(),
+        project_id: Some(id),
+        action: "project.update",
+        entity: format!("project:{id}"),
+        before: Some(
+            json!({"description": before.description, "required_approvals": before.required_approvals}),
+        ),
+        after: Some(json!({"description": description, "required_approvals": required})),
+    };
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(Json(Project {
+        description,
+        required_approvals: required,
+        ..before
+    }))
+}

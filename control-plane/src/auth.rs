@@ -1,0 +1,260 @@
+//! API keys and role-based access control.
+//!
+//! A key reads `pgk_<prefix>_<secret>`: the prefix (public, unique) finds the row, the
+//! stored sha256 of the whole key is compared in constant time. A key belongs to a user and is
+//! scoped to one project with a role; the bootstrap key is org-wide (no project). A project
+//! key's effective role is the lower of its own role and the user's current membership.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::store::now_rfc3339;
+use crate::AppState;
+
+/// Project roles, ordered by privilege.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A freshly generated key: `secret` is shown once, only `prefix` and `hash` are stored.
+pub struct NewKey {
+    pub prefix: String,
+    pub secret: String,
+    pub hash: String,
+}
+
+/// The OS random source failed: no key can be made safely.
+#[derive(Debug, thiserror::Error)]
+#[error("the OS random number generator failed")]
+pub struct RngError;
+
+impl From<RngError> for ApiError {
+    fn from(err: RngError) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+fn random_hex(n: usize) -> Result<String, RngError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|_| RngError)?;
+    Ok(hex::encode(buf))
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Generates `pgk_<12 hex>_<64 hex>` (32 random bytes of secret).
+pub fn new_key() -> Result<NewKey, RngError> {
+    let prefix = random_hex(6)?;
+    let secret = format!("pgk_{prefix}_{}", random_hex(32)?);
+    let hash = hash_key(&secret);
+    Ok(NewKey {
+        prefix,
+        secret,
+        hash,
+    })
+}
+
+/// Who is calling, resolved from `Authorization: Bearer <key>`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub user_name: String,
+    pub key_id: i64,
+    /// `None` for an org-wide key (org admins only).
+    pub project_id: Option<i64>,
+    pub role: Role,
+    pub org_admin: bool,
+}
+
+impl Caller {
+    /// Allows the call when the caller may act on `project_id` with at least `need`.
+    /// Another project's objects answer 404 (same message as a missing object), so a key
+    /// cannot probe what exists elsewhere; too low a role in its own project answers 403.
+    pub fn authorize(
+        &self,
+        project_id: i64,
+        need: Role,
+        not_found: ApiError,
+    ) -> Result<(), ApiError> {
+        if self.org_admin {
+            return Ok(());
+        }
+        if self.project_id != Some(project_id) {
+            return Err(not_found);
+        }
+        if self.role < need {
+            return Err(ApiError::Forbidden(format!(
+                "this action needs the {} role in the project",
+                need.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn require_org_admin(&self) -> Result<(), ApiError> {
+        if self.org_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this action needs an org-wide admin key".into(),
+            ))
+        }
+    }
+
+    /// The actor string written to the audit log.
+    pub fn actor(&self) -> String {
+        format!("user:{}/key:{}", self.user_id, self.key_id)
+    }
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::Unauthenticated(
+        "missing or invalid API key (send Authorization: Bearer <key>)".into(),
+    )
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unauthenticated)?;
+        let key = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(unauthenticated)?;
+        let prefix = key
+            .strip_prefix("pgk_")
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(prefix, _)| prefix)
+            .filter(|p| p.len() == 12)
+            .ok_or_else(unauthenticated)?;
+        let row = sqlx::query(
+            "SELECT k.id, k.hash, k.user_id, k.project_id, k.role, k.expires_at, k.revoked_at, \
+             u.name AS user_name, u.is_org_admin FROM api_keys k JOIN users u ON u.id = k.user_id \
+             WHERE k.prefix = $1",
+        )
+        .bind(prefix)
+        .fetch_optional(&state.store.pool)
+        .await?
+        .ok_or_else(unauthenticated)?;
+        let stored: String = row.try_get("hash")?;
+        let presented = hash_key(key);
+        if !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
+            return Err(unauthenticated());
+        }
+        let revoked: Option<String> = row.try_get("revoked_at")?;
+        let expires: Option<String> = row.try_get("expires_at")?;
+        if revoked.is_some() || expires.is_some_and(|e| e <= now_rfc3339()) {
+            return Err(ApiError::Unauthenticated(
+                "API key revoked or expired".into(),
+            ));
+        }
+        let user_id: i64 = row.try_get("user_id")?;
+        let project_id: Option<i64> = row.try_get("project_id")?;
+        let key_role = row
+            .try_get::<String, _>("role")
+            .ok()
+            .as_deref()
+            .and_then(Role::parse)
+            .ok_or_else(unauthenticated)?;
+        let is_org_admin: i64 = row.try_get("is_org_admin")?;
+        let (role, org_admin) = match project_id {
+            None if is_org_admin == 1 && key_role == Role::Admin => (Role::Admin, true),
+            None => return Err(unauthenticated()),
+            Some(pid) => {
+                let member: Option<String> = sqlx::query(
+                    "SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2",
+                )
+                .bind(pid)
+                .bind(user_id)
+                .fetch_optional(&state.store.pool)
+                .await?
+                .map(|r| r.try_get("role"))
+                .transpose()?;
+                let member = member.as_deref().and_then(Role::parse);
+                match member {
+                    Some(m) => (m.min(key_role), false),
+                    None => {
+                        return Err(ApiError::Forbidden(
+                            "the key's user is no longer a member of its project".into(),
+                        ))
+                    }
+                }
+            }
+        };
+        Ok(Caller {
+            user_id,
+            user_name: row.try_get("user_name")?,
+            key_id: row.try_get("id")?,
+            project_id,
+            role,
+            org_admin,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_hashes_match() {
+        let a = new_key().unwrap();
+        let b = new_key().unwrap();
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.secret.len(), 4 + 12 + 1 + 64);
+        assert!(a.secret.starts_with(&format!("pgk_{}_", a.prefix)));
+        assert_eq!(hash_key(&a.secret), a.hash);
+        assert_ne!(hash_key(&b.secret), a.hash);
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Admin);
+        assert_eq!(Role::parse("editor"), Some(Role::Editor));
+        assert_eq!(Role::parse("owner"), None);
+    }
+}

@@ -1,0 +1,218 @@
+//! Storage: one `sqlx::AnyPool` over SQLite or PostgreSQL, one query code path.
+//!
+//! Queries use `$N` placeholders (both drivers accept them), 64-bit integers, RFC 3339 UTC
+//! text for times and text for JSON, so the same SQL runs on both dialects. Each dialect has
+//! its own migrations folder (`migrations/sqlite`, `migrations/postgres`), embedded in the
+//! binary.
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::auth::{self, Role};
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported DATABASE_URL scheme (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Rng(#[from] auth::RngError),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The control plane's database handle.
+pub struct Store {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    /// Serialises mutating transactions inside this process so the audit chain's
+    /// read-last-then-append never races (the chain's primary key catches other writers).
+    write_lock: Mutex<()>,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file when the URL says `mode=rwc`) and applies migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .connect(url)
+            .await?;
+        let store = Store {
+            pool,
+            backend,
+            write_lock: Mutex::new(()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let files = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations: Vec<Migration> = files
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    Cow::Borrowed(*sql),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Taken by every mutating handler for the length of its transaction.
+    pub async fn write_guard(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().await
+    }
+
+    /// On a fresh database: creates the default organization, the `admin` user and an
+    /// org-wide admin API key, and returns that key (the only time it exists in clear).
+    /// Returns `None` when the database was already bootstrapped.
+    pub async fn bootstrap(&self) -> Result<Option<String>, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<AnyRow> = sqlx::query("SELECT id FROM organizations LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if existing.is_some() {
+            return Ok(None);
+        }
+        let now = now_rfc3339();
+        let org_id: i64 = sqlx::query(
+            "INSERT INTO organizations (name, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind("default")
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let user_id: i64 = sqlx::query(
+            "INSERT INTO users (org_id, name, is_org_admin, created_at) VALUES ($1, $2, 1, $3) RETURNING id",
+        )
+        .bind(org_id)
+        .bind("admin")
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let key = auth::new_key()?;
+        sqlx::query(
+            "INSERT INTO api_keys (prefix, hash, name, user_id, project_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, NULL, $5, $6)",
+        )
+        .bind(&key.prefix)
+        .bind(&key.hash)
+        .bind("bootstrap")
+        .bind(user_id)
+        .bind(Role::Admin.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        crate::audit::append(
+            &mut tx,
+            &crate::audit::Entry {
+                actor: "system",
+                project_id: None,
+                action: "bootstrap",
+                entity: format!("api_key:{}", key.prefix),
+                before: None,
+                after: Some(serde_json::json!({"user": "admin", "role": "admin", "scope": "org"})),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(key.secret))
+    }
+}
+
+/// The current time as RFC 3339 UTC with milliseconds (fixed width, so text order = time order).
+pub fn now_rfc3339() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(now.as_secs() as i64, now.subsec_millis())
+}
+
+/// RFC 3339 UTC for `secs` since the Unix epoch.
+pub fn format_rfc3339(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(
+            format_rfc3339(1_764_633_599, 999),
+            "2025-12-01T23:59:59.999Z"
+        );
+    }
+}
