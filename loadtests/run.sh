@@ -256,13 +256,13 @@ start_target() { # name -> sets PID[name]; returns 1 when it does not come up
         >>"$RUN/nginx.log" 2>&1 &
       PID[nginx]=$!; STOPSIG[nginx]=TERM
       wait_http "http://127.0.0.1:$NGINX_PORT/health" 10 "${PID[nginx]}" ;;
-    gateway)
+    gateway|gateway-policy)   # same ports; config $RUN/<name>.yaml
       # shellcheck disable=SC2086  # GW_EXTRA_ARGS is split into words on purpose
-      RUST_LOG=$GW_LOG taskset -c "$CPU_PROXY" "$GW_BIN" --config "$RUN/gateway.yaml" \
+      RUST_LOG=$GW_LOG taskset -c "$CPU_PROXY" "$GW_BIN" --config "$RUN/$n.yaml" \
         --listen "127.0.0.1:$GW_PORT" --admin-listen "127.0.0.1:$GW_ADMIN_PORT" \
-        "${GW_ARGS[@]}" $GW_EXTRA_ARGS >>"$RUN/gateway.log" 2>&1 &
-      PID[gateway]=$!; STOPSIG[gateway]=INT   # pingora: SIGINT = fast shutdown
-      wait_http "http://127.0.0.1:$GW_ADMIN_PORT/healthz" 20 "${PID[gateway]}" ;;
+        "${GW_ARGS[@]}" $GW_EXTRA_ARGS >>"$RUN/$n.log" 2>&1 &
+      PID[$n]=$!; STOPSIG[$n]=INT   # pingora: SIGINT = fast shutdown
+      wait_http "http://127.0.0.1:$GW_ADMIN_PORT/healthz" 20 "${PID[$n]}" ;;
   esac
 }
 
@@ -304,12 +304,7 @@ measure() { # round name  (the proxy, if any, is running as PID[name])
 measure_policy() { # round  (starts and stops its own gateway with the policy config)
   local r=$1 url p pid
   p="$OUT/raw/r$r.gateway"
-  # shellcheck disable=SC2086  # GW_EXTRA_ARGS is split into words on purpose
-  RUST_LOG=$GW_LOG taskset -c "$CPU_PROXY" "$GW_BIN" --config "$RUN/gateway-policy.yaml" \
-    --listen "127.0.0.1:$GW_PORT" --admin-listen "127.0.0.1:$GW_ADMIN_PORT" \
-    "${GW_ARGS[@]}" $GW_EXTRA_ARGS >>"$RUN/gateway-policy.log" 2>&1 &
-  PID[gateway-policy]=$!; STOPSIG[gateway-policy]=INT
-  if ! wait_http "http://127.0.0.1:$GW_ADMIN_PORT/healthz" 20 "${PID[gateway-policy]}"; then
+  if ! start_target gateway-policy; then
     log "!! gateway with the policy config did not start"; stop_proc gateway-policy; return 1
   fi
   pid=${PID[gateway-policy]}

@@ -115,24 +115,24 @@ impl fmt::Debug for ClientKey {
 
 /// The provider keys a client offered with a request: the `x-promptgate-provider-key`
 /// header and, when no tenant auth is configured, its bearer token.
+/// Borrowed from the request: nothing is copied unless a byok route uses the key.
 #[derive(Default)]
-pub struct OfferedKey {
-    header: Option<HeaderValue>,
-    bearer: Option<HeaderValue>,
+pub struct OfferedKey<'a> {
+    header: Option<&'a HeaderValue>,
+    bearer: Option<&'a HeaderValue>,
 }
 
-impl OfferedKey {
+impl<'a> OfferedKey<'a> {
     /// `tenant_auth` says whether virtual keys are configured (then the bearer token is the
     /// virtual key, never a provider key).
     pub fn new(
-        header: Option<&HeaderValue>,
-        authorization: Option<&HeaderValue>,
+        header: Option<&'a HeaderValue>,
+        authorization: Option<&'a HeaderValue>,
         tenant_auth: bool,
-    ) -> OfferedKey {
-        let bearer = if tenant_auth { None } else { authorization };
+    ) -> OfferedKey<'a> {
         OfferedKey {
-            header: header.cloned(),
-            bearer: bearer.cloned(),
+            header,
+            bearer: if tenant_auth { None } else { authorization },
         }
     }
 
@@ -149,7 +149,7 @@ impl OfferedKey {
                 None => Ok(None),
             };
         }
-        if let Some(header) = &self.header {
+        if let Some(header) = self.header {
             return ClientKey::new(header.as_bytes()).map(Some).ok_or_else(|| {
                 GatewayError::InvalidRequest {
                     message: format!(
@@ -160,7 +160,7 @@ impl OfferedKey {
                 }
             });
         }
-        let token = self.bearer.as_ref().and_then(|v| {
+        let token = self.bearer.and_then(|v| {
             let value = v.as_bytes();
             let (scheme, token) = value.split_at(value.len().min(7));
             scheme

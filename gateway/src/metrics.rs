@@ -283,25 +283,27 @@ impl Metrics {
             s.requests.inc();
             s.duration.observe(total.as_secs_f64());
             if let Some(ttft) = rec.time_to_first_token {
-                s.ttft.observe(ttft.as_secs_f64());
+                s.ttft(self, &key).observe(ttft.as_secs_f64());
             }
             if rec.attempts > 1 {
-                s.retries.inc_by(u64::from(rec.attempts - 1));
+                s.retries(self, &key).inc_by(u64::from(rec.attempts - 1));
             }
-            let (Some(usage), Some(m)) = (usage, &s.model) else {
+            let (Some(usage), Some(m), Some(model)) = (usage, &s.model, key.model) else {
                 return;
             };
             if usage.prompt_tokens > 0 {
-                m.prompt_tokens.inc_by(usage.prompt_tokens);
+                m.prompt_tokens(self, &key, model)
+                    .inc_by(usage.prompt_tokens);
             }
             if usage.completion_tokens > 0 {
-                m.completion_tokens.inc_by(usage.completion_tokens);
-                m.genai_output.observe(usage.completion_tokens as f64);
+                let n = usage.completion_tokens;
+                m.completion_tokens(self, &key, model).inc_by(n);
+                m.genai_output(self, &key, model).observe(n as f64);
             }
             m.genai_input.observe(usage.prompt_tokens as f64);
             m.genai_duration.observe(total.as_secs_f64());
             if let Some(cost) = rec.cost_usd {
-                m.cost.inc_by(cost);
+                m.cost(self, &key, model).inc_by(cost);
             }
         });
         let Some(model) = key.model else {

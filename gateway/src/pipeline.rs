@@ -207,7 +207,7 @@ pub struct GatewayRequest {
 
 impl GatewayRequest {
     /// The provider keys this request offers, under `snapshot`'s tenant auth.
-    pub fn offered_key(&self, snapshot: &Snapshot) -> OfferedKey {
+    pub fn offered_key(&self, snapshot: &Snapshot) -> OfferedKey<'_> {
         OfferedKey::new(
             self.provider_key.as_ref(),
             self.authorization.as_ref(),

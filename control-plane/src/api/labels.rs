@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
 use super::models::{Label, SetLabel};
-use super::{prompt_project, State};
+use super::{authorized_prompt, State};
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
@@ -118,12 +118,7 @@ pub async fn set(
     ApiPath((prompt_id, label)): ApiPath<(i64, String)>,
     ApiJson(req): ApiJson<SetLabel>,
 ) -> ApiResult<Json<Label>> {
-    let project_id = prompt_project(&state.store.pool, prompt_id).await?;
-    caller.authorize(
-        project_id,
-        Role::Viewer,
-        ApiError::not_found("prompt", prompt_id),
-    )?;
+    let project_id = authorized_prompt(&state.store.pool, &caller, prompt_id, Role::Viewer).await?;
     let need = check_label(&label)?;
     caller.authorize(project_id, need, ApiError::not_found("prompt", prompt_id))?;
     let _guard = state.store.write_guard().await;
@@ -149,12 +144,7 @@ pub async fn rollback(
     caller: Caller,
     ApiPath((prompt_id, label)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<Label>> {
-    let project_id = prompt_project(&state.store.pool, prompt_id).await?;
-    caller.authorize(
-        project_id,
-        Role::Viewer,
-        ApiError::not_found("prompt", prompt_id),
-    )?;
+    let project_id = authorized_prompt(&state.store.pool, &caller, prompt_id, Role::Viewer).await?;
     let need = check_label(&label)?;
     caller.authorize(project_id, need, ApiError::not_found("prompt", prompt_id))?;
     let _guard = state.store.write_guard().await;

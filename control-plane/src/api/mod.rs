@@ -7,6 +7,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use sqlx::{AnyPool, Row};
 
+use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -91,7 +92,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The project owning prompt `id` (404 when there is none).
-pub async fn prompt_project(pool: &AnyPool, id: i64) -> ApiResult<i64> {
+async fn prompt_project(pool: &AnyPool, id: i64) -> ApiResult<i64> {
     sqlx::query("SELECT project_id FROM prompts WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -99,6 +100,19 @@ pub async fn prompt_project(pool: &AnyPool, id: i64) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::not_found("prompt", id))?
         .try_get("project_id")
         .map_err(ApiError::from)
+}
+
+/// The project owning prompt `id`, once `caller` holds `need` there (callers from other
+/// projects get the same 404 as for a missing prompt).
+pub async fn authorized_prompt(
+    pool: &AnyPool,
+    caller: &Caller,
+    id: i64,
+    need: Role,
+) -> ApiResult<i64> {
+    let project_id = prompt_project(pool, id).await?;
+    caller.authorize(project_id, need, ApiError::not_found("prompt", id))?;
+    Ok(project_id)
 }
 
 /// The (prompt, project) owning version `id` (404 when there is none).

@@ -9,7 +9,7 @@ use sqlx::{AnyPool, Row};
 use super::models::{
     check_name, Approval, CreatePrompt, CreateVersion, Diff, Label, Prompt, Version, VersionDetail,
 };
-use super::{prompt_project, version_owner, State};
+use super::{authorized_prompt, version_owner, State};
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
@@ -108,8 +108,7 @@ pub async fn get(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Prompt>> {
-    let project_id = prompt_project(&state.store.pool, id).await?;
-    caller.authorize(project_id, Role::Viewer, ApiError::not_found("prompt", id))?;
+    authorized_prompt(&state.store.pool, &caller, id, Role::Viewer).await?;
     let row = sqlx::query(&format!(
         "SELECT {} FROM prompts WHERE id = $1",
         Prompt::COLUMNS
@@ -143,12 +142,7 @@ pub async fn create_version(
     ApiPath(prompt_id): ApiPath<i64>,
     ApiJson(req): ApiJson<CreateVersion>,
 ) -> ApiResult<(StatusCode, Json<Version>)> {
-    let project_id = prompt_project(&state.store.pool, prompt_id).await?;
-    caller.authorize(
-        project_id,
-        Role::Editor,
-        ApiError::not_found("prompt", prompt_id),
-    )?;
+    let project_id = authorized_prompt(&state.store.pool, &caller, prompt_id, Role::Editor).await?;
     validate_template(&req.body)?;
     let variables = req.variables.unwrap_or_else(|| json!({}));
     if !variables.is_object() {
@@ -203,12 +197,7 @@ pub async fn list_versions(
     caller: Caller,
     ApiPath(prompt_id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Version>>> {
-    let project_id = prompt_project(&state.store.pool, prompt_id).await?;
-    caller.authorize(
-        project_id,
-        Role::Viewer,
-        ApiError::not_found("prompt", prompt_id),
-    )?;
+    authorized_prompt(&state.store.pool, &caller, prompt_id, Role::Viewer).await?;
     let rows = sqlx::query(&format!(
         "SELECT {} FROM prompt_versions WHERE prompt_id = $1 ORDER BY version",
         Version::COLUMNS
@@ -283,12 +272,7 @@ pub async fn diff(
     ApiPath(prompt_id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<DiffQuery>,
 ) -> ApiResult<Json<Diff>> {
-    let project_id = prompt_project(&state.store.pool, prompt_id).await?;
-    caller.authorize(
-        project_id,
-        Role::Viewer,
-        ApiError::not_found("prompt", prompt_id),
-    )?;
+    authorized_prompt(&state.store.pool, &caller, prompt_id, Role::Viewer).await?;
     let old = body_of(&state.store.pool, prompt_id, q.from).await?;
     let new = body_of(&state.store.pool, prompt_id, q.to).await?;
     let diff = similar::TextDiff::from_lines(&old, &new)

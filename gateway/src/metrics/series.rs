@@ -2,7 +2,7 @@
 //! per thread, so that recording a request costs one hash lookup instead of one
 //! `with_label_values` (hash, lock, map lookup) per metric.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
@@ -26,23 +26,60 @@ pub(super) struct SeriesKey<'a> {
     pub model: Option<&'a str>,
 }
 
-/// The children of a request's labelled metrics.
+/// The children of a request's labelled metrics. Those not every request touches are
+/// created on first use, so that a series appears in `/metrics` only once it has a value.
 pub(super) struct Series {
     pub requests: IntCounter,
     pub duration: Histogram,
-    pub ttft: Histogram,
-    pub retries: IntCounter,
+    ttft: OnceCell<Histogram>,
+    retries: OnceCell<IntCounter>,
     pub model: Option<ModelSeries>,
 }
 
 /// The children that carry the upstream model.
 pub(super) struct ModelSeries {
-    pub prompt_tokens: IntCounter,
-    pub completion_tokens: IntCounter,
+    prompt_tokens: OnceCell<IntCounter>,
+    completion_tokens: OnceCell<IntCounter>,
     pub genai_input: Histogram,
-    pub genai_output: Histogram,
+    genai_output: OnceCell<Histogram>,
     pub genai_duration: Histogram,
-    pub cost: Counter,
+    cost: OnceCell<Counter>,
+}
+
+impl Series {
+    pub fn ttft(&self, m: &Metrics, k: &SeriesKey<'_>) -> &Histogram {
+        self.ttft
+            .get_or_init(|| m.ttft.with_label_values(&[k.route]))
+    }
+
+    pub fn retries(&self, m: &Metrics, k: &SeriesKey<'_>) -> &IntCounter {
+        self.retries
+            .get_or_init(|| m.retries.with_label_values(&[k.route]))
+    }
+}
+
+impl ModelSeries {
+    pub fn prompt_tokens(&self, m: &Metrics, k: &SeriesKey<'_>, model: &str) -> &IntCounter {
+        self.prompt_tokens
+            .get_or_init(|| m.tokens.with_label_values(&[k.route, model, "prompt"]))
+    }
+
+    pub fn completion_tokens(&self, m: &Metrics, k: &SeriesKey<'_>, model: &str) -> &IntCounter {
+        self.completion_tokens
+            .get_or_init(|| m.tokens.with_label_values(&[k.route, model, "completion"]))
+    }
+
+    pub fn genai_output(&self, m: &Metrics, k: &SeriesKey<'_>, model: &str) -> &Histogram {
+        self.genai_output.get_or_init(|| {
+            m.genai_tokens
+                .with_label_values(&[k.endpoint, k.provider, model, "output"])
+        })
+    }
+
+    pub fn cost(&self, m: &Metrics, k: &SeriesKey<'_>, model: &str) -> &Counter {
+        self.cost
+            .get_or_init(|| m.cost.with_label_values(&[k.route, model]))
+    }
 }
 
 struct Entry {
@@ -79,23 +116,21 @@ impl Series {
                 .requests
                 .with_label_values(&[k.route, k.endpoint, &status]),
             duration: m.duration.with_label_values(&[k.route, k.endpoint]),
-            ttft: m.ttft.with_label_values(&[k.route]),
-            retries: m.retries.with_label_values(&[k.route]),
+            ttft: OnceCell::new(),
+            retries: OnceCell::new(),
             model: k.model.map(|model| {
-                let (route, endpoint, provider) = (k.route, k.endpoint, k.provider);
+                let (endpoint, provider) = (k.endpoint, k.provider);
                 ModelSeries {
-                    prompt_tokens: m.tokens.with_label_values(&[route, model, "prompt"]),
-                    completion_tokens: m.tokens.with_label_values(&[route, model, "completion"]),
+                    prompt_tokens: OnceCell::new(),
+                    completion_tokens: OnceCell::new(),
                     genai_input: m
                         .genai_tokens
                         .with_label_values(&[endpoint, provider, model, "input"]),
-                    genai_output: m
-                        .genai_tokens
-                        .with_label_values(&[endpoint, provider, model, "output"]),
+                    genai_output: OnceCell::new(),
                     genai_duration: m
                         .genai_duration
                         .with_label_values(&[endpoint, provider, model]),
-                    cost: m.cost.with_label_values(&[route, model]),
+                    cost: OnceCell::new(),
                 }
             }),
         }
@@ -180,6 +215,19 @@ mod tests {
         );
         let retries = r#"promptgate_retries_total{route="r"}"#;
         assert_eq!(line(&text, retries), format!("{retries} 4"));
+        // Series appear only once they have a value: no retries, no TTFT, no cost here.
+        let mut quiet = request("quiet", 200, Some("m"));
+        (quiet.attempts, quiet.cost_usd) = (1, None);
+        one.record(&quiet);
+        let text = String::from_utf8(one.render()).unwrap();
+        assert!(text.contains(r#"route="quiet",status="200"} 1"#), "{text}");
+        for absent in [
+            "retries_total{route=\"quiet\"}",
+            "first_token_seconds_count{route=\"quiet\"}",
+            "cost_usd_total{model=\"m\",route=\"quiet\"}",
+        ] {
+            assert!(!text.contains(absent), "{absent} in\n{text}");
+        }
         let other = String::from_utf8(two.render()).unwrap();
         assert!(line(&other, requests).ends_with(r#""200"} 1"#), "{other}");
     }

@@ -78,7 +78,7 @@ pub async fn send_with_retries<'s>(
     gw: &Gateway,
     snapshot: &'s Snapshot,
     prepared: &PreparedRequest,
-    offered: &OfferedKey,
+    offered: &OfferedKey<'_>,
     rec: &mut RequestRecord,
 ) -> Result<Success<'s>, Failure> {
     let fail = |error| Failure {

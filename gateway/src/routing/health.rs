@@ -87,8 +87,9 @@ struct TargetHealth {
     last_failure: Option<Instant>,
     ewma_ms: Option<f64>,
     samples: VecDeque<f64>,
-    /// The p95 of `samples`, kept current by `record` (read once per candidate per request).
-    p95_ms: Option<f64>,
+    /// The p95 of `samples`, computed when first asked for after a new sample (`None`:
+    /// stale), so routes that never read it do not pay for it on every attempt.
+    p95_ms: Option<Option<f64>>,
 }
 
 impl TargetHealth {
@@ -130,7 +131,7 @@ impl TargetHealth {
             while self.samples.len() > config.window.max(1) {
                 self.samples.pop_front();
             }
-            self.p95_ms = p95(&self.samples);
+            self.p95_ms = None;
         }
         if ok {
             self.consecutive_failures = 0;
@@ -147,12 +148,20 @@ impl TargetHealth {
         }
     }
 
-    fn view(&self) -> HealthView {
+    fn view(&mut self) -> HealthView {
+        let p95_ms = *self.p95_ms.get_or_insert_with(|| p95(&self.samples));
+        HealthView {
+            p95_ms,
+            ..self.view_without_p95()
+        }
+    }
+
+    fn view_without_p95(&self) -> HealthView {
         HealthView {
             state: self.state,
             consecutive_failures: self.consecutive_failures,
             ewma_ms: self.ewma_ms,
-            p95_ms: self.p95_ms,
+            p95_ms: None,
             last_failure: self.last_failure,
         }
     }
@@ -166,7 +175,7 @@ fn p95(samples: &VecDeque<f64>) -> Option<f64> {
     let mut values: Vec<f64> = samples.iter().copied().collect();
     let rank = ((values.len() as f64) * 0.95).ceil() as usize;
     let index = rank.saturating_sub(1).min(values.len() - 1);
-    // Selection, not a full sort: this runs once per recorded attempt.
+    // Selection, not a full sort.
     let (_, nth, _) = values.select_nth_unstable_by(index, f64::total_cmp);
     Some(*nth)
 }
@@ -253,28 +262,29 @@ impl HealthRegistry {
     ) -> Option<HealthView> {
         self.with(key, now, |t| {
             t.record(config, ok, latency, now);
-            t.view()
+            // The gauges need only the state and EWMA.
+            t.view_without_p95()
         })
     }
 
     pub fn view(&self, key: (&str, &str)) -> Option<HealthView> {
-        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         guard
             .by_provider
-            .get(key.0)
-            .and_then(|m| m.get(key.1))
+            .get_mut(key.0)
+            .and_then(|m| m.get_mut(key.1))
             .map(TargetHealth::view)
     }
 
     /// Every target seen, sorted by provider then model.
     pub fn views(&self) -> Vec<(TargetKey, HealthView)> {
-        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<_> = guard
             .by_provider
-            .iter()
+            .iter_mut()
             .flat_map(|(p, models)| {
                 models
-                    .iter()
+                    .iter_mut()
                     .map(move |(m, t)| ((p.clone(), m.clone()), t.view()))
             })
             .collect();

@@ -38,7 +38,7 @@ pub fn preload() {
         .name("promptgate-tokenizer".into())
         .spawn(encoding);
     if let Err(e) = spawned {
-        tracing::warn!(error = %e, "could not start the tokenizer loader; loading on first use");
+        tracing::warn!(error = %e, "could not start the tokenizer loader; prompt tokens are estimated from bytes");
     }
 }
 
@@ -68,7 +68,8 @@ pub fn prompt_tokens(body: &[u8]) -> u64 {
     }
 }
 
-/// Counts the prompt with the encoding, loading it first if need be (tests, tools).
+/// Counts the prompt with the encoding, loading it first if need be (tests).
+#[cfg(test)]
 pub fn prompt_tokens_blocking(body: &[u8]) -> u64 {
     encoding();
     prompt_tokens(body)
