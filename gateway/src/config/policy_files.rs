@@ -75,20 +75,36 @@ pub fn merge(
     dir: &Path,
 ) -> Result<Vec<PolicyFileText>, ConfigError> {
     let paths = resolve(dir, &std::mem::take(&mut raw.policy_files));
+    let mut read = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        read.push(PolicyFileText { path, text });
+    }
+    let documents = read
+        .iter()
+        .map(|f| (f.path.display().to_string(), f.text.as_str()));
+    merge_documents(raw, file, documents)?;
+    Ok(read)
+}
+
+/// Merges policy documents (name for errors, YAML text) into `raw`: their policies are
+/// appended (names must stay unique) and at most one of them, or `raw`, sets `health`.
+pub fn merge_documents<'a>(
+    raw: &mut RawConfig,
+    file: &str,
+    documents: impl IntoIterator<Item = (String, &'a str)>,
+) -> Result<(), ConfigError> {
     let mut seen: HashMap<String, String> = HashMap::new();
     for (i, policy) in raw.policies.iter().enumerate() {
         seen.entry(policy.name.clone())
             .or_insert_with(|| format!("{file}: policies[{i}]"));
     }
     let mut health_from = raw.health.as_ref().map(|_| format!("{file}: health"));
-    let mut read = Vec::with_capacity(paths.len());
-    for path in paths {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            file: name.clone(),
-            source,
-        })?;
-        let parsed: RawPolicyFile = parse_yaml_as(&text).map_err(|message| ConfigError::Parse {
+    for (name, text) in documents {
+        let parsed: RawPolicyFile = parse_yaml_as(text).map_err(|message| ConfigError::Parse {
             file: name.clone(),
             message,
         })?;
@@ -115,9 +131,8 @@ pub fn merge(
             policy.origin = Some(here);
             raw.policies.push(policy);
         }
-        read.push(PolicyFileText { path, text });
     }
-    Ok(read)
+    Ok(())
 }
 
 #[cfg(test)]
