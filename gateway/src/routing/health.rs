@@ -86,10 +86,10 @@ struct TargetHealth {
     since: Instant,
     last_failure: Option<Instant>,
     ewma_ms: Option<f64>,
+    /// The latency window in arrival order, and the same samples sorted, so the p95 is
+    /// read in O(1) and a new sample costs two binary searches.
     samples: VecDeque<f64>,
-    /// The p95 of `samples`, computed when first asked for after a new sample (`None`:
-    /// stale), so routes that never read it do not pay for it on every attempt.
-    p95_ms: Option<Option<f64>>,
+    sorted: Vec<f64>,
 }
 
 impl TargetHealth {
@@ -101,7 +101,7 @@ impl TargetHealth {
             last_failure: None,
             ewma_ms: None,
             samples: VecDeque::new(),
-            p95_ms: None,
+            sorted: Vec::new(),
         }
     }
 
@@ -128,10 +128,15 @@ impl TargetHealth {
                 None => ms,
             });
             self.samples.push_back(ms);
+            let at = self.sorted.partition_point(|x| x.total_cmp(&ms).is_lt());
+            self.sorted.insert(at, ms);
             while self.samples.len() > config.window.max(1) {
-                self.samples.pop_front();
+                if let Some(old) = self.samples.pop_front() {
+                    if let Ok(at) = self.sorted.binary_search_by(|x| x.total_cmp(&old)) {
+                        self.sorted.remove(at);
+                    }
+                }
             }
-            self.p95_ms = None;
         }
         if ok {
             self.consecutive_failures = 0;
@@ -148,36 +153,21 @@ impl TargetHealth {
         }
     }
 
-    fn view(&mut self) -> HealthView {
-        let p95_ms = *self.p95_ms.get_or_insert_with(|| p95(&self.samples));
-        HealthView {
-            p95_ms,
-            ..self.view_without_p95()
-        }
-    }
-
-    fn view_without_p95(&self) -> HealthView {
+    fn view(&self) -> HealthView {
         HealthView {
             state: self.state,
             consecutive_failures: self.consecutive_failures,
             ewma_ms: self.ewma_ms,
-            p95_ms: None,
+            p95_ms: p95(&self.sorted),
             last_failure: self.last_failure,
         }
     }
 }
 
-/// The 95th percentile (nearest rank) of the samples.
-fn p95(samples: &VecDeque<f64>) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut values: Vec<f64> = samples.iter().copied().collect();
-    let rank = ((values.len() as f64) * 0.95).ceil() as usize;
-    let index = rank.saturating_sub(1).min(values.len() - 1);
-    // Selection, not a full sort.
-    let (_, nth, _) = values.select_nth_unstable_by(index, f64::total_cmp);
-    Some(*nth)
+/// The 95th percentile (nearest rank) of sorted samples.
+fn p95(sorted: &[f64]) -> Option<f64> {
+    let rank = ((sorted.len() as f64) * 0.95).ceil() as usize;
+    sorted.get(rank.saturating_sub(1)).copied()
 }
 
 /// Targets tracked at most: a default route passes client-chosen model names through, and
@@ -262,29 +252,28 @@ impl HealthRegistry {
     ) -> Option<HealthView> {
         self.with(key, now, |t| {
             t.record(config, ok, latency, now);
-            // The gauges need only the state and EWMA.
-            t.view_without_p95()
+            t.view()
         })
     }
 
     pub fn view(&self, key: (&str, &str)) -> Option<HealthView> {
-        let mut guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         guard
             .by_provider
-            .get_mut(key.0)
-            .and_then(|m| m.get_mut(key.1))
+            .get(key.0)
+            .and_then(|m| m.get(key.1))
             .map(TargetHealth::view)
     }
 
     /// Every target seen, sorted by provider then model.
     pub fn views(&self) -> Vec<(TargetKey, HealthView)> {
-        let mut guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<_> = guard
             .by_provider
-            .iter_mut()
+            .iter()
             .flat_map(|(p, models)| {
                 models
-                    .iter_mut()
+                    .iter()
                     .map(move |(m, t)| ((p.clone(), m.clone()), t.view()))
             })
             .collect();
@@ -389,8 +378,27 @@ mod tests {
         }
         // The window keeps the last 20 samples (21..=40): nearest-rank p95 is the 19th.
         assert!((reg.view(K).unwrap().p95_ms.unwrap() - 39.0).abs() < 1e-6);
-        assert_eq!(p95(&VecDeque::new()), None);
+        assert_eq!(p95(&[]), None);
         assert_eq!(reg.views().len(), 1);
+    }
+
+    #[test]
+    fn sliding_p95_matches_a_full_sort() {
+        let (reg, cfg, t0) = (HealthRegistry::default(), config(), Instant::now());
+        let mut window = VecDeque::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..500 {
+            // Few distinct values, so duplicates enter and leave the window.
+            let ms = rng.u64(1..30);
+            reg.record(K, &cfg, true, Some(Duration::from_millis(ms)), t0);
+            window.push_back(ms as f64);
+            if window.len() > cfg.window {
+                window.pop_front();
+            }
+            let mut all: Vec<f64> = window.iter().copied().collect();
+            all.sort_by(f64::total_cmp);
+            assert_eq!(reg.view(K).unwrap().p95_ms, p95(&all));
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! four bytes.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -63,9 +65,58 @@ pub fn prompt_tokens(body: &[u8]) -> u64 {
         return bytes_estimate;
     };
     match serde_json::from_slice::<Prompt>(body) {
-        Ok(prompt) => prompt.tokens(&|text| bpe.encode_ordinary(text).len() as u64),
+        Ok(prompt) => prompt.tokens(&|text| cached_count(bpe, text)),
         Err(_) => bytes_estimate,
     }
+}
+
+/// Slots of the per-thread cache of recent texts' counts (a power of two).
+const CACHE_SLOTS: usize = 1024;
+
+/// A direct-mapped cache of token counts by a keyed hash of the text and its length:
+/// system prompts and few-shot examples repeat on every request, and encoding them again
+/// costs far more than hashing them. The key is random per thread, so clients cannot craft
+/// collisions; a collision would only skew one routing estimate, never billing.
+struct CountCache {
+    hasher: RandomState,
+    slots: Vec<(u64, usize, u64)>,
+}
+
+thread_local! {
+    static COUNTS: RefCell<CountCache> = RefCell::new(CountCache {
+        hasher: RandomState::new(),
+        slots: vec![(0, usize::MAX, 0); CACHE_SLOTS],
+    });
+}
+
+fn cached_count(bpe: &CoreBPE, text: &str) -> u64 {
+    if let Some(tokens) = role_tokens(text) {
+        return tokens;
+    }
+    COUNTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let hash = cache.hasher.hash_one(text);
+        let slot = (hash as usize) & (CACHE_SLOTS - 1);
+        if let Some(&(h, len, tokens)) = cache.slots.get(slot) {
+            if h == hash && len == text.len() {
+                return tokens;
+            }
+        }
+        let tokens = bpe.encode_ordinary(text).len() as u64;
+        if let Some(entry) = cache.slots.get_mut(slot) {
+            *entry = (hash, text.len(), tokens);
+        }
+        tokens
+    })
+}
+
+/// The standard chat roles are one token each in `o200k_base` (checked by a test).
+fn role_tokens(text: &str) -> Option<u64> {
+    matches!(
+        text,
+        "system" | "user" | "assistant" | "tool" | "developer" | "function"
+    )
+    .then_some(1)
 }
 
 /// Counts the prompt with the encoding, loading it first if need be (tests).
@@ -158,6 +209,33 @@ mod tests {
 
     fn tokens(body: &str) -> u64 {
         prompt_tokens_blocking(body.as_bytes())
+    }
+
+    #[test]
+    fn roles_are_one_token_and_cached_counts_match_the_encoding() {
+        prompt_tokens_blocking(b"{}");
+        let bpe = encoding().unwrap();
+        for role in [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "developer",
+            "function",
+        ] {
+            assert_eq!(bpe.encode_ordinary(role).len(), 1, "{role}");
+        }
+        let texts = [
+            "hello world".to_owned(),
+            "hello world ".repeat(50),
+            "x".to_owned(),
+        ];
+        for text in texts.iter().chain(texts.iter()) {
+            assert_eq!(
+                cached_count(bpe, text),
+                bpe.encode_ordinary(text).len() as u64
+            );
+        }
     }
 
     #[test]
