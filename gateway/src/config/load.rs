@@ -126,12 +126,17 @@ pub fn file_version(path: &Path) -> Result<String, ConfigError> {
 
 /// A short, stable fingerprint of the config text (FNV-1a 64), used as its version.
 pub fn content_version(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a(bytes))
+}
+
+/// FNV-1a 64: stable across processes and releases, unlike std's keyed SipHash.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{hash:016x}")
+    hash
 }
 
 #[cfg(test)]

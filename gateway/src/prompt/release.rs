@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::template::PromptTemplate;
+use crate::config::load::fnv1a;
 
 /// A deployed prompt label, as carried in a snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,15 +67,7 @@ pub fn goes_to_canary(percent: u8, subject: Option<&str>) -> bool {
         return true;
     }
     let bucket = match subject {
-        // FNV-1a: stable across processes and releases, unlike std's SipHash keys.
-        Some(subject) => {
-            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-            for byte in subject.as_bytes() {
-                hash ^= u64::from(*byte);
-                hash = hash.wrapping_mul(0x0100_0000_01b3);
-            }
-            hash % 100
-        }
+        Some(subject) => fnv1a(subject.as_bytes()) % 100,
         None => fastrand::u64(0..100),
     };
     bucket < u64::from(percent)
