@@ -4,6 +4,9 @@
 //! stored sha256 of the whole key is compared in constant time. A key belongs to a user and is
 //! scoped to one project with a role; the bootstrap key is org-wide (no project). A project
 //! key's effective role is the lower of its own role and the user's current membership.
+//!
+//! A `gateway` key (role [`Role::Gateway`]) is a machine credential for managed gateways: it
+//! passes only on [`GATEWAY_PATHS`] and only for its own project; everything else answers 403.
 
 use std::sync::Arc;
 
@@ -18,12 +21,14 @@ use crate::error::ApiError;
 use crate::store::now_rfc3339;
 use crate::AppState;
 
-/// Project roles, ordered by privilege.
+/// Project roles, ordered by privilege. `Gateway` ranks below `Viewer`: it never satisfies a
+/// member role; only [`Caller::authorize_gateway`] accepts it.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    Gateway,
     Viewer,
     Editor,
     Admin,
@@ -32,6 +37,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Gateway => "gateway",
             Role::Viewer => "viewer",
             Role::Editor => "editor",
             Role::Admin => "admin",
@@ -40,12 +46,22 @@ impl Role {
 
     pub fn parse(s: &str) -> Option<Role> {
         match s {
+            "gateway" => Some(Role::Gateway),
             "viewer" => Some(Role::Viewer),
             "editor" => Some(Role::Editor),
             "admin" => Some(Role::Admin),
             _ => None,
         }
     }
+}
+
+/// The only endpoints a gateway key may call (paths inside `/api/v1`).
+pub const GATEWAY_PATHS: &[&str] = &["/gateway/snapshot", "/traces"];
+
+fn gateway_only() -> ApiError {
+    ApiError::Forbidden(
+        "gateway keys may only fetch snapshots and send traces of their own project".into(),
+    )
 }
 
 /// A freshly generated key: `secret` is shown once, only `prefix` and `hash` are stored.
@@ -113,6 +129,9 @@ impl Caller {
         if self.org_admin {
             return Ok(());
         }
+        if self.role == Role::Gateway {
+            return Err(gateway_only());
+        }
         if self.project_id != Some(project_id) {
             return Err(not_found);
         }
@@ -123,6 +142,28 @@ impl Caller {
             )));
         }
         Ok(())
+    }
+
+    /// For the gateway endpoints: allows a gateway key of `project_id`, or a member holding
+    /// at least `need` there (snapshot: Viewer; trace ingestion: Editor).
+    pub fn authorize_gateway(
+        &self,
+        project_id: i64,
+        need: Role,
+        not_found: ApiError,
+    ) -> Result<(), ApiError> {
+        if self.role == Role::Gateway {
+            return if self.project_id == Some(project_id) {
+                Ok(())
+            } else {
+                Err(not_found)
+            };
+        }
+        self.authorize(project_id, need, not_found)
+    }
+
+    pub fn is_gateway(&self) -> bool {
+        self.role == Role::Gateway
     }
 
     pub fn require_org_admin(&self) -> Result<(), ApiError> {
@@ -224,6 +265,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 }
             }
         };
+        if role == Role::Gateway && !GATEWAY_PATHS.contains(&gateway_relative(parts.uri.path())) {
+            return Err(gateway_only());
+        }
         Ok(Caller {
             user_id,
             user_name: row.try_get("user_name")?,
@@ -233,6 +277,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             org_admin,
         })
     }
+}
+
+/// The request path relative to `/api/v1` (nested routers see it stripped already).
+fn gateway_relative(path: &str) -> &str {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    path.strip_suffix('/').unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -253,7 +303,9 @@ mod tests {
 
     #[test]
     fn roles_are_ordered() {
+        assert!(Role::Gateway < Role::Viewer);
         assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Admin);
+        assert_eq!(Role::parse("gateway"), Some(Role::Gateway));
         assert_eq!(Role::parse("editor"), Some(Role::Editor));
         assert_eq!(Role::parse("owner"), None);
     }

@@ -16,6 +16,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// 404 with code `environment_not_configured`: the environment has no config yet.
+    #[error("{0}")]
+    EnvironmentNotConfigured(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -46,7 +49,9 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::EnvironmentNotConfigured(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -60,6 +65,9 @@ impl ApiError {
             ApiError::Unauthenticated(_) => ("authentication_error", "invalid_api_key"),
             ApiError::Forbidden(_) => ("permission_error", "forbidden"),
             ApiError::NotFound(_) => ("invalid_request_error", "not_found"),
+            ApiError::EnvironmentNotConfigured(_) => {
+                ("invalid_request_error", "environment_not_configured")
+            }
             ApiError::MethodNotAllowed(_) => ("invalid_request_error", "method_not_allowed"),
             ApiError::Conflict(_) => ("invalid_request_error", "conflict"),
             ApiError::Unprocessable { .. } => ("invalid_request_error", "invalid_value"),

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod snapshot;
 pub mod store;
 
 pub use store::Store;
@@ -17,9 +18,26 @@ pub use store::Store;
 /// Shared state of every handler.
 pub struct AppState {
     pub store: Store,
+    /// Bumped after every committed change that can alter a gateway snapshot; snapshot
+    /// long-polls wait on it (and re-check every second for other replicas' changes).
+    pub changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> AppState {
+        AppState {
+            store,
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Wakes every waiting snapshot long-poll; call after the change committed.
+    pub fn snapshot_changed(&self) {
+        self.changes.send_modify(|generation| *generation += 1);
+    }
 }
 
 /// The whole REST service, apart from `main` so tests drive it in-process.
 pub fn app(store: Store) -> axum::Router {
-    api::router(Arc::new(AppState { store }))
+    api::router(Arc::new(AppState::new(store)))
 }

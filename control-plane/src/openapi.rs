@@ -13,13 +13,14 @@ use utoipa::openapi::Required;
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::OpenApi;
 
-use crate::api::models;
+use crate::api::{deploy_models, models};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "promptgate control plane",
-        description = "Projects, RBAC, API keys, prompt versions, approvals, labels, audit log."
+        description = "Projects, RBAC, API keys, prompt versions, approvals, labels, checks, \
+                       deployments, environment configs, policies, gateway snapshots, audit log."
     ),
     components(schemas(
         models::CreateProject,
@@ -41,6 +42,19 @@ use crate::api::models;
         models::SetLabel,
         models::Label,
         models::Diff,
+        deploy_models::CheckStatus,
+        deploy_models::CreateCheck,
+        deploy_models::CheckResult,
+        deploy_models::CreateDeployment,
+        deploy_models::Deployment,
+        deploy_models::PutEnvironmentConfig,
+        deploy_models::EnvironmentConfig,
+        deploy_models::CreatePolicy,
+        deploy_models::Policy,
+        deploy_models::EnvironmentModels,
+        deploy_models::ProviderInfo,
+        deploy_models::RouteInfo,
+        deploy_models::TargetInfo,
         crate::audit::Record,
         crate::auth::Role
     ))
@@ -62,7 +76,7 @@ const OPERATIONS: &[Op] = &[
     (HttpMethod::Post, "/api/v1/projects", "Create a project (org admin)", Some("CreateProject"), "201", Some("Project")),
     (HttpMethod::Get, "/api/v1/projects", "List visible projects", None, "200", Some("Project")),
     (HttpMethod::Get, "/api/v1/projects/{project_id}", "Get a project (viewer)", None, "200", Some("Project")),
-    (HttpMethod::Patch, "/api/v1/projects/{project_id}", "Change description / required approvals (admin)", Some("UpdateProject"), "200", Some("Project")),
+    (HttpMethod::Patch, "/api/v1/projects/{project_id}", "Change description, required approvals, required checks, payload capture (admin)", Some("UpdateProject"), "200", Some("Project")),
     (HttpMethod::Post, "/api/v1/users", "Create a user (org admin)", Some("CreateUser"), "201", Some("User")),
     (HttpMethod::Get, "/api/v1/users", "List users (org admin)", None, "200", Some("User")),
     (HttpMethod::Get, "/api/v1/projects/{project_id}/members", "List members (viewer)", None, "200", Some("Membership")),
@@ -85,6 +99,18 @@ const OPERATIONS: &[Op] = &[
     (HttpMethod::Put, "/api/v1/prompts/{prompt_id}/labels/{label}", "Point a label at a version (editor; admin and approved for prod/staging)", Some("SetLabel"), "200", Some("Label")),
     (HttpMethod::Post, "/api/v1/prompts/{prompt_id}/labels/{label}/rollback", "Re-point a label to the previous approved version", None, "200", Some("Label")),
     (HttpMethod::Get, "/api/v1/audit", "List audit records ?after=SEQ&limit=N (admin)", None, "200", Some("Record")),
+    (HttpMethod::Post, "/api/v1/prompt_versions/{version_id}/checks", "Record a check result (editor)", Some("CreateCheck"), "201", Some("CheckResult")),
+    (HttpMethod::Get, "/api/v1/prompt_versions/{version_id}/checks", "List check results {data} (viewer)", None, "200", Some("CheckResult")),
+    (HttpMethod::Post, "/api/v1/deployments", "Deploy a version: stable, canary 1..99 or clear 0; gated (editor)", Some("CreateDeployment"), "201", Some("Deployment")),
+    (HttpMethod::Get, "/api/v1/prompts/{prompt_id}/deployments", "List deployments {data}, newest first (viewer)", None, "200", Some("Deployment")),
+    (HttpMethod::Get, "/api/v1/projects/{project_id}/environments", "List environment configs {data} (viewer)", None, "200", Some("EnvironmentConfig")),
+    (HttpMethod::Put, "/api/v1/projects/{project_id}/environments/{env}/config", "Set an environment's gateway config, validated (admin)", Some("PutEnvironmentConfig"), "200", Some("EnvironmentConfig")),
+    (HttpMethod::Get, "/api/v1/projects/{project_id}/environments/{env}/config", "Get an environment's gateway config (viewer)", None, "200", Some("EnvironmentConfig")),
+    (HttpMethod::Post, "/api/v1/policies", "Add a routing policy document, validated (editor)", Some("CreatePolicy"), "201", Some("Policy")),
+    (HttpMethod::Get, "/api/v1/projects/{project_id}/policies", "List policy documents {data} (viewer)", None, "200", Some("Policy")),
+    (HttpMethod::Delete, "/api/v1/policies/{policy_id}", "Delete a policy document, validated (editor)", None, "204", None),
+    (HttpMethod::Get, "/api/v1/models/providers", "Providers and routes per environment {data} ?project_id=N (viewer)", None, "200", Some("EnvironmentModels")),
+    (HttpMethod::Get, "/api/v1/gateway/snapshot", "Managed gateway snapshot ?project=P&environment=E&wait=S, ETag / If-None-Match long-poll (gateway key or viewer)", None, "200", None),
 ];
 
 fn json_of(schema: &str) -> utoipa::openapi::Content {
@@ -106,7 +132,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
         {
-            let kind = if name == "label" {
+            let kind = if name == "label" || name == "env" {
                 Type::String
             } else {
                 Type::Integer

@@ -116,13 +116,21 @@ async fn lifecycle_happy_path(db: &TestDb) {
         200,
     )
     .await;
-    // Editors may move unprotected labels, even to drafts.
+    // Editors may move unprotected labels, but every label obeys the deployment gate.
     let v3 = new_version(&api, &t, prompt, "draft {{ question }}").await;
     api.ok(
         "PUT",
         &format!("/api/v1/prompts/{prompt}/labels/dev"),
         &t.editor,
         Some(json!({"version_id": v3["id"]})),
+        409,
+    )
+    .await;
+    api.ok(
+        "PUT",
+        &format!("/api/v1/prompts/{prompt}/labels/dev"),
+        &t.editor,
+        Some(json!({"version_id": v2_id})),
         200,
     )
     .await;

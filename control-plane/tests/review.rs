@@ -130,7 +130,7 @@ async fn author_cannot_approve_own_version(db: &TestDb) {
             "POST",
             &format!("/api/v1/prompts/{prompt}/versions"),
             &t.admin,
-            Some(json!({"body": "x {{ y }}"})),
+            Some(json!({"body": "x {{ y }}", "variables": {"y": "string"}})),
             201,
         )
         .await;
@@ -270,11 +270,13 @@ async fn templates_are_validated(db: &TestDb) {
         )
         .await;
     assert_eq!(s.as_u16(), 422);
-    new_version(
-        &api,
-        &t,
-        prompt,
-        "{% for d in docs %}{{ d }}{% endfor %} {{ question | upper }}",
+    api.ok(
+        "POST",
+        &format!("/api/v1/prompts/{prompt}/versions"),
+        &t.editor,
+        Some(json!({"body": "{% for d in docs %}{{ d }}{% endfor %} {{ question | upper }}",
+                    "variables": {"docs": "array", "question": "string"}})),
+        201,
     )
     .await;
 }
@@ -287,7 +289,7 @@ async fn concurrent_versions_get_distinct_numbers(db: &TestDb) {
     for i in 0..12 {
         let (api, key) = (api.clone(), t.editor.clone());
         tasks.spawn(async move {
-            let body = json!({"body": format!("v{i} {{{{ q }}}}")});
+            let body = json!({"body": format!("v{i} {{{{ q }}}}"), "variables": {"q": "string"}});
             let path = format!("/api/v1/prompts/{prompt}/versions");
             api.call("POST", &path, Some(key.as_str()), Some(body))
                 .await

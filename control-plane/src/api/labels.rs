@@ -1,16 +1,20 @@
-//! Labels: a named pointer from a prompt to one of its versions. `prod` and `staging` are
-//! protected: only admins move them, and only to approved versions.
+//! Labels: a named pointer from a prompt to one of its versions; a label named after an
+//! environment is what that environment's gateways serve. `prod` and `staging` are protected:
+//! only admins move them here. Every move passes the deployment gate and is recorded as a
+//! deployment (see `deployments`).
 
 use axum::Json;
 use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
+use super::deployments::{deploy_stable, drop_canary, record, Move};
 use super::models::{Label, SetLabel};
 use super::{authorized_prompt, State};
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
+use crate::snapshot::validate_project;
 use crate::store::now_rfc3339;
 
 const PROTECTED: &[&str] = &["prod", "staging"];
@@ -34,8 +38,9 @@ fn check_label(name: &str) -> ApiResult<Role> {
     })
 }
 
-/// Points `label` at `version_id` (which must be a version of `prompt_id`), audited.
-async fn point(
+/// Points `label` at `version_id` (which must be a version of `prompt_id`), audited. The
+/// caller runs the gate.
+pub(super) async fn point(
     tx: &mut Transaction<'_, Any>,
     caller: &Caller,
     project_id: i64,
@@ -45,7 +50,7 @@ async fn point(
     action: &str,
 ) -> ApiResult<Label> {
     let row =
-        sqlx::query("SELECT version, status FROM prompt_versions WHERE id = $1 AND prompt_id = $2")
+        sqlx::query("SELECT version FROM prompt_versions WHERE id = $1 AND prompt_id = $2")
             .bind(version_id)
             .bind(prompt_id)
             .fetch_optional(&mut **tx)
@@ -57,12 +62,6 @@ async fn point(
                 )
             })?;
     let version: i64 = row.try_get("version")?;
-    let status: String = row.try_get("status")?;
-    if PROTECTED.contains(&label) && status != "approved" {
-        return Err(ApiError::Conflict(format!(
-            "label {label} can only point to an approved version; version {version} is {status}"
-        )));
-    }
     let before: Option<i64> =
         sqlx::query("SELECT version_id FROM labels WHERE prompt_id = $1 AND name = $2")
             .bind(prompt_id)
@@ -111,7 +110,8 @@ async fn point(
     })
 }
 
-/// `PUT /api/v1/prompts/{prompt_id}/labels/{label}` (editor; admin for prod/staging).
+/// `PUT /api/v1/prompts/{prompt_id}/labels/{label}` (editor; admin for prod/staging): a
+/// stable deployment to the environment named `label`.
 pub async fn set(
     state: State,
     caller: Caller,
@@ -123,22 +123,24 @@ pub async fn set(
     caller.authorize(project_id, need, ApiError::not_found("prompt", prompt_id))?;
     let _guard = state.store.write_guard().await;
     let mut tx = state.store.pool.begin().await?;
-    let out = point(
-        &mut tx,
-        &caller,
+    let deployment = Move {
         project_id,
         prompt_id,
-        &label,
-        req.version_id,
-        "label.set",
-    )
-    .await?;
+        version_id: req.version_id,
+        environment: &label,
+        kind: "stable",
+        canary_percent: None,
+    };
+    let (out, _) = deploy_stable(&mut tx, &caller, &deployment).await?;
     tx.commit().await?;
+    state.snapshot_changed();
     Ok(Json(out))
 }
 
 /// `POST /api/v1/prompts/{prompt_id}/labels/{label}/rollback`: re-points the label to the
-/// highest approved version below the one it points to now (409 when there is none).
+/// highest approved version below the one it points to now (409 when there is none), clears
+/// its canary and records a `rollback` deployment. The target passed the gate when approved;
+/// checks are not re-run, so a rollback works in an emergency.
 pub async fn rollback(
     state: State,
     caller: Caller,
@@ -179,6 +181,18 @@ pub async fn rollback(
         "label.rollback",
     )
     .await?;
+    drop_canary(&mut tx, prompt_id, &label).await?;
+    let rollback = Move {
+        project_id,
+        prompt_id,
+        version_id: previous,
+        environment: &label,
+        kind: "rollback",
+        canary_percent: None,
+    };
+    record(&mut tx, &caller, &rollback).await?;
+    validate_project(&mut tx, project_id).await?;
     tx.commit().await?;
+    state.snapshot_changed();
     Ok(Json(out))
 }

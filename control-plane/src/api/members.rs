@@ -113,6 +113,12 @@ pub async fn put_member(
         Role::Admin,
         ApiError::not_found("project", project_id),
     )?;
+    if req.role == Role::Gateway {
+        return Err(ApiError::unprocessable(
+            "gateway is a key role, not a membership role",
+            Some("role"),
+        ));
+    }
     ensure_project(&state, project_id).await?;
     sqlx::query("SELECT id FROM users WHERE id = $1")
         .bind(user_id)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use sqlx::{AnyPool, Row};
 
@@ -12,12 +12,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
 pub mod audit_log;
+pub mod checks;
+pub mod deploy_models;
+pub mod deployments;
+pub mod environments;
+pub mod gateway;
 pub mod keys;
 pub mod labels;
 pub mod members;
 pub mod models;
+pub mod policies;
 pub mod projects;
 pub mod prompts;
+pub mod providers;
 pub mod review;
 
 pub type State = axum::extract::State<Arc<AppState>>;
@@ -69,6 +76,25 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/prompts/{prompt_id}/labels/{label}/rollback",
             post(labels::rollback),
         )
+        .route(
+            "/prompt_versions/{version_id}/checks",
+            post(checks::create).get(checks::list),
+        )
+        .route("/deployments", post(deployments::create))
+        .route("/prompts/{prompt_id}/deployments", get(deployments::list))
+        .route(
+            "/projects/{project_id}/environments",
+            get(environments::list),
+        )
+        .route(
+            "/projects/{project_id}/environments/{env}/config",
+            put(environments::put_config).get(environments::get_config),
+        )
+        .route("/policies", post(policies::create))
+        .route("/policies/{policy_id}", delete(policies::delete))
+        .route("/projects/{project_id}/policies", get(policies::list))
+        .route("/models/providers", get(providers::list))
+        .route("/gateway/snapshot", get(gateway::snapshot))
         .route("/audit", get(audit_log::list))
         .route("/openapi.json", get(openapi))
         .method_not_allowed_fallback(method_not_allowed)

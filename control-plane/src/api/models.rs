@@ -6,6 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use promptgate::prompt::{PromptMode, PromptRole};
+
 use crate::auth::Role;
 use crate::error::ApiError;
 
@@ -27,6 +29,12 @@ pub struct UpdateProject {
     pub description: Option<String>,
     #[serde(default)]
     pub required_approvals: Option<i64>,
+    /// Check names whose latest result must be `passed` before a version deploys.
+    #[serde(default)]
+    pub required_checks: Option<Vec<String>>,
+    /// Whether traces may carry (PII-redacted) request and response payloads.
+    #[serde(default)]
+    pub capture_payloads: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,19 +44,24 @@ pub struct Project {
     pub name: String,
     pub description: String,
     pub required_approvals: i64,
+    pub required_checks: Vec<String>,
+    pub capture_payloads: bool,
     pub created_at: String,
 }
 
 impl Project {
-    pub const COLUMNS: &'static str =
-        "id, org_id, name, description, required_approvals, created_at";
+    pub const COLUMNS: &'static str = "id, org_id, name, description, required_approvals, \
+         required_checks, capture_payloads, created_at";
     pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        let checks: String = r.try_get("required_checks")?;
         Ok(Project {
             id: r.try_get("id")?,
             org_id: r.try_get("org_id")?,
             name: r.try_get("name")?,
             description: r.try_get("description")?,
             required_approvals: r.try_get("required_approvals")?,
+            required_checks: serde_json::from_str(&checks).unwrap_or_default(),
+            capture_payloads: r.try_get::<i64, _>("capture_payloads")? == 1,
             created_at: r.try_get("created_at")?,
         })
     }
@@ -185,14 +198,24 @@ impl Prompt {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVersion {
-    /// The template (minijinja); it must compile.
+    /// The template (minijinja); it must compile, and every variable it uses be declared.
     pub body: String,
-    /// Declared variables, a JSON object (name → type or description).
+    /// Declared variables: name → type (`string`, `number`, `integer`, `boolean`, `array`,
+    /// `object`, `any`) or `{type, required, default}`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub variables: Option<serde_json::Value>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// Role of the rendered message: `system` (default), `developer` or `user`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub role: Option<PromptRole>,
+    /// `prefix` (default): the message goes before the client's; `replace`: it is the whole
+    /// conversation.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub mode: Option<PromptMode>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -205,6 +228,10 @@ pub struct Version {
     pub variables: serde_json::Value,
     pub engine: String,
     pub notes: String,
+    /// system, developer or user.
+    pub role: String,
+    /// prefix or replace.
+    pub mode: String,
     /// draft, pending, approved or rejected.
     pub status: String,
     pub created_by: i64,
@@ -212,8 +239,8 @@ pub struct Version {
 }
 
 impl Version {
-    pub const COLUMNS: &'static str =
-        "id, prompt_id, version, body, variables, engine, notes, status, created_by, created_at";
+    pub const COLUMNS: &'static str = "id, prompt_id, version, body, variables, engine, notes, \
+         role, mode, status, created_by, created_at";
     pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         let variables: String = r.try_get("variables")?;
         Ok(Version {
@@ -224,6 +251,8 @@ impl Version {
             variables: serde_json::from_str(&variables).unwrap_or(serde_json::Value::Null),
             engine: r.try_get("engine")?,
             notes: r.try_get("notes")?,
+            role: r.try_get("role")?,
+            mode: r.try_get("mode")?,
             status: r.try_get("status")?,
             created_by: r.try_get("created_by")?,
             created_at: r.try_get("created_at")?,

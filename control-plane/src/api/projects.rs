@@ -113,8 +113,30 @@ fn check_required(required: i64) -> ApiResult<()> {
     }
 }
 
-/// `PATCH /api/v1/projects/{project_id}` (admin): description and required approvals. A new
-/// approval count applies from the next review on.
+/// At most this many required checks per project.
+const MAX_REQUIRED_CHECKS: usize = 32;
+
+/// Check names are names; duplicates collapse, order is kept.
+fn clean_checks(checks: Vec<String>) -> ApiResult<Vec<String>> {
+    if checks.len() > MAX_REQUIRED_CHECKS {
+        return Err(ApiError::unprocessable(
+            format!("required_checks holds at most {MAX_REQUIRED_CHECKS} names"),
+            Some("required_checks"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(checks.len());
+    for name in checks {
+        check_name(&name, "required_checks")?;
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// `PATCH /api/v1/projects/{project_id}` (admin): description, required approvals, required
+/// checks and payload capture. A new approval count applies from the next review on; the
+/// deployment gate reads approvals and checks when a version is deployed.
 pub async fn update(
     state: State,
     caller: Caller,
@@ -125,6 +147,7 @@ pub async fn update(
     if let Some(r) = req.required_approvals {
         check_required(r)?;
     }
+    let checks = req.required_checks.map(clean_checks).transpose()?;
     let _guard = state.store.write_guard().await;
     let mut tx = state.store.pool.begin().await?;
     let sql = format!("SELECT {} FROM projects WHERE id = $1", Project::COLUMNS);
@@ -138,27 +161,39 @@ pub async fn update(
         .description
         .unwrap_or_else(|| before.description.clone());
     let required = req.required_approvals.unwrap_or(before.required_approvals);
-    sqlx::query("UPDATE projects SET description = $1, required_approvals = $2 WHERE id = $3")
-        .bind(&description)
-        .bind(required)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let checks = checks.unwrap_or_else(|| before.required_checks.clone());
+    let capture = req.capture_payloads.unwrap_or(before.capture_payloads);
+    sqlx::query(
+        "UPDATE projects SET description = $1, required_approvals = $2, required_checks = $3, \
+         capture_payloads = $4 WHERE id = $5",
+    )
+    .bind(&description)
+    .bind(required)
+    .bind(serde_json::Value::from(checks.clone()).to_string())
+    .bind(i64::from(capture))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     let entry = Entry {
         actor: &caller.actor(),
         project_id: Some(id),
         action: "project.update",
         entity: format!("project:{id}"),
         before: Some(
-            json!({"description": before.description, "required_approvals": before.required_approvals}),
+            json!({"description": before.description, "required_approvals": before.required_approvals,
+                   "required_checks": before.required_checks, "capture_payloads": before.capture_payloads}),
         ),
-        after: Some(json!({"description": description, "required_approvals": required})),
+        after: Some(json!({"description": description, "required_approvals": required,
+                           "required_checks": checks, "capture_payloads": capture})),
     };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
+    state.snapshot_changed();
     Ok(Json(Project {
         description,
         required_approvals: required,
+        required_checks: checks,
+        capture_payloads: capture,
         ..before
     }))
 }

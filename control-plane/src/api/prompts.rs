@@ -1,6 +1,9 @@
 //! Prompts and their immutable versions, and diffs between versions.
 
+use std::collections::BTreeMap;
+
 use axum::http::StatusCode;
+use promptgate::prompt::{PromptMode, PromptTemplate, VariableSpec};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
@@ -121,18 +124,47 @@ pub async fn get(
     Ok(Json(prompt))
 }
 
-/// Compiles the template with minijinja, as the gateway will; the error names the problem.
-pub fn validate_template(body: &str) -> ApiResult<()> {
-    if body.len() > MAX_BODY {
+/// Checks a new version exactly as a gateway will compile it: the body compiles, every
+/// variable it uses is declared, declarations and defaults are well typed. The 422 names the
+/// culprit in `param` (`variables.<name>` or `body`).
+pub fn validate_template(template: &PromptTemplate) -> ApiResult<()> {
+    if template.body.len() > MAX_BODY {
         return Err(ApiError::unprocessable(
             format!("body is larger than {MAX_BODY} bytes"),
             Some("body"),
         ));
     }
-    let env = minijinja::Environment::new();
-    env.template_from_str(body).map(|_| ()).map_err(|e| {
-        ApiError::unprocessable(format!("template does not compile: {e}"), Some("body"))
+    template.compile().map(|_| ()).map_err(|e| {
+        let param = e
+            .variable
+            .as_ref()
+            .map_or_else(|| "body".to_owned(), |v| format!("variables.{v}"));
+        ApiError::unprocessable(e.message, Some(param.as_str()))
     })
+}
+
+/// The typed declarations of a version's `variables` object.
+fn parse_variables(variables: &serde_json::Value) -> ApiResult<BTreeMap<String, VariableSpec>> {
+    let Some(object) = variables.as_object() else {
+        return Err(ApiError::unprocessable(
+            "variables must be a JSON object",
+            Some("variables"),
+        ));
+    };
+    let mut declared = BTreeMap::new();
+    for (name, spec) in object {
+        let spec: VariableSpec = serde_json::from_value(spec.clone()).map_err(|_| {
+            ApiError::unprocessable(
+                format!(
+                    "variable `{name}` must be a type (string, number, integer, boolean, array, \
+                     object, any) or {{type, required, default}}"
+                ),
+                Some(format!("variables.{name}").as_str()),
+            )
+        })?;
+        declared.insert(name.clone(), spec);
+    }
+    Ok(declared)
 }
 
 /// `POST /api/v1/prompts/{prompt_id}/versions` (editor): a new draft version, numbered next.
@@ -143,14 +175,14 @@ pub async fn create_version(
     ApiJson(req): ApiJson<CreateVersion>,
 ) -> ApiResult<(StatusCode, Json<Version>)> {
     let project_id = authorized_prompt(&state.store.pool, &caller, prompt_id, Role::Editor).await?;
-    validate_template(&req.body)?;
     let variables = req.variables.unwrap_or_else(|| json!({}));
-    if !variables.is_object() {
-        return Err(ApiError::unprocessable(
-            "variables must be a JSON object",
-            Some("variables"),
-        ));
-    }
+    let template = PromptTemplate {
+        body: req.body,
+        variables: parse_variables(&variables)?,
+        role: req.role.unwrap_or_default(),
+        mode: req.mode.unwrap_or_default(),
+    };
+    validate_template(&template)?;
     let _guard = state.store.write_guard().await;
     let mut tx = state.store.pool.begin().await?;
     let next: i64 = sqlx::query(
@@ -161,15 +193,18 @@ pub async fn create_version(
     .await?
     .try_get("next")?;
     let row = sqlx::query(&format!(
-        "INSERT INTO prompt_versions (prompt_id, version, body, variables, engine, notes, status, \
-         created_by, created_at) VALUES ($1, $2, $3, $4, 'minijinja', $5, 'draft', $6, $7) RETURNING {}",
+        "INSERT INTO prompt_versions (prompt_id, version, body, variables, engine, notes, role, \
+         mode, status, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, 'minijinja', $5, $6, $7, 'draft', $8, $9) RETURNING {}",
         Version::COLUMNS
     ))
     .bind(prompt_id)
     .bind(next)
-    .bind(&req.body)
+    .bind(&template.body)
     .bind(variables.to_string())
     .bind(req.notes.unwrap_or_default())
+    .bind(template.role.as_str())
+    .bind(mode_str(template.mode))
     .bind(caller.user_id)
     .bind(now_rfc3339())
     .fetch_one(&mut *tx)
@@ -183,7 +218,8 @@ pub async fn create_version(
         before: None,
         after: Some(
             json!({"prompt_id": prompt_id, "version": version.version, "body": version.body,
-                           "variables": version.variables, "notes": version.notes}),
+                           "variables": version.variables, "notes": version.notes,
+                           "role": version.role, "mode": version.mode}),
         ),
     };
     audit::append(&mut tx, &entry).await?;
@@ -245,6 +281,13 @@ pub async fn get_version(
             .map(Approval::from_row)
             .collect::<Result<_, _>>()?,
     }))
+}
+
+fn mode_str(mode: PromptMode) -> &'static str {
+    match mode {
+        PromptMode::Prefix => "prefix",
+        PromptMode::Replace => "replace",
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -77,12 +77,30 @@ pub async fn new_prompt(api: &Api, t: &Team, name: &str) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
+/// Declarations for a fixture body: `question` (string) and every `{{ name ...` it prints
+/// (any type), so templates compile under the gateway's declared-variables rule.
+pub fn declared_for(body: &str) -> Value {
+    let mut vars = serde_json::Map::new();
+    vars.insert("question".into(), json!("str"));
+    for part in body.split("{{").skip(1) {
+        let name: String = part
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && name != "question" {
+            vars.insert(name, json!("any"));
+        }
+    }
+    Value::Object(vars)
+}
+
 pub async fn new_version(api: &Api, t: &Team, prompt: i64, body: &str) -> Value {
     api.ok(
         "POST",
         &format!("/api/v1/prompts/{prompt}/versions"),
         &t.editor,
-        Some(json!({"body": body, "variables": {"question": "str"}, "notes": "n"})),
+        Some(json!({"body": body, "variables": declared_for(body), "notes": "n"})),
         201,
     )
     .await

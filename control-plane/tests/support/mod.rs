@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 #[macro_use]
 pub mod fixtures;
+pub mod deploy;
 
 /// PostgreSQL server for the suite; override with PROMPTCTL_TEST_PG.
 fn pg_base() -> String {
@@ -153,6 +154,44 @@ impl Api {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         (status, value)
+    }
+
+    /// Like `call`, with extra request headers, returning the response headers too.
+    pub async fn call_full(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(key) = key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, headers, value)
     }
 
     /// Calls and asserts the status, returning the body.
