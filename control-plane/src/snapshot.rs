@@ -61,18 +61,19 @@ pub async fn build(
         .bind(project_id)
         .fetch_one(&mut *conn)
         .await?;
-    let policies = sqlx::query("SELECT name, yaml FROM policies WHERE project_id = $1 ORDER BY name")
-        .bind(project_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(PolicyDocument {
-                name: r.try_get("name")?,
-                yaml: r.try_get("yaml")?,
+    let policies =
+        sqlx::query("SELECT name, yaml FROM policies WHERE project_id = $1 ORDER BY name")
+            .bind(project_id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PolicyDocument {
+                    name: r.try_get("name")?,
+                    yaml: r.try_get("yaml")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let mut snapshot = ManagedSnapshot {
         schema: SNAPSHOT_SCHEMA,
         version: String::new(),
@@ -200,7 +201,9 @@ mod tests {
         };
         let v1 = version_of(&s).unwrap();
         assert_eq!(v1.len(), 32);
-        assert!(v1.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(v1
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         s.version = "anything".into();
         assert_eq!(version_of(&s).unwrap(), v1);
         s.capture_payloads = true;

@@ -17,7 +17,10 @@ on_both_backends!(
 );
 
 fn message(v: &serde_json::Value) -> String {
-    v["error"]["message"].as_str().unwrap_or_default().to_owned()
+    v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn gate_blocks_unapproved_author_only_and_failed_checks(db: &TestDb) {
@@ -78,7 +81,7 @@ async fn gate_blocks_unapproved_author_only_and_failed_checks(db: &TestDb) {
     let (s, d) = deploy(&api, &t, v1, "prod", None).await;
     assert_eq!(s, 201, "{d}");
     assert_eq!(d["kind"], "stable");
-    assert_eq!(d["version"], 1);
+    assert_eq!(d["version"], 2, "version 1 is the draft");
     assert_eq!(d["environment"], "prod");
     assert_eq!(d["prompt_id"], prompt);
     assert!(d["canary_percent"].is_null());
@@ -174,7 +177,7 @@ async fn gate_blocks_unapproved_author_only_and_failed_checks(db: &TestDb) {
             200,
         )
         .await;
-    assert_eq!(label["version"], 2);
+    assert_eq!(label["version"], 3);
     let history = api
         .ok(
             "GET",
@@ -190,7 +193,7 @@ async fn gate_blocks_unapproved_author_only_and_failed_checks(db: &TestDb) {
         .iter()
         .map(|d| (d["kind"].as_str().unwrap(), d["version"].as_i64().unwrap()))
         .collect();
-    assert_eq!(kinds, [("stable", 2), ("stable", 1)], "newest first");
+    assert_eq!(kinds, [("stable", 3), ("stable", 2)], "newest first");
 }
 
 async fn canary_clear_stable_and_rollback(db: &TestDb) {
@@ -233,7 +236,10 @@ async fn canary_clear_stable_and_rollback(db: &TestDb) {
     assert_eq!(s, 201, "{d}");
     assert_eq!(d["kind"], "canary_cleared");
     let (_, _, snap) = snapshot(&api, &t.viewer, "canary", "prod", None, 0).await;
-    assert!(snap["prompts"]["support"]["prod"].get("canary").is_none(), "{snap}");
+    assert!(
+        snap["prompts"]["support"]["prod"].get("canary").is_none(),
+        "{snap}"
+    );
     assert_eq!(deploy(&api, &t, v2, "prod", Some(0)).await.0, 409);
 
     // A stable deployment of the canary version promotes it and clears the canary.
@@ -277,7 +283,15 @@ async fn canary_clear_stable_and_rollback(db: &TestDb) {
     assert_eq!(history["data"].as_array().unwrap().len(), 7);
 
     // Every deployment was audited.
-    let audit = api.ok("GET", "/api/v1/audit?limit=1000", &api.admin.clone(), None, 200).await;
+    let audit = api
+        .ok(
+            "GET",
+            "/api/v1/audit?limit=1000",
+            &api.admin.clone(),
+            None,
+            200,
+        )
+        .await;
     let actions: Vec<_> = audit
         .as_array()
         .unwrap()
@@ -300,8 +314,14 @@ async fn canary_clear_stable_and_rollback(db: &TestDb) {
         ("/api/v1/prompts/{prompt_id}/deployments", "get"),
         ("/api/v1/prompt_versions/{version_id}/checks", "post"),
         ("/api/v1/prompt_versions/{version_id}/checks", "get"),
-        ("/api/v1/projects/{project_id}/environments/{env}/config", "put"),
-        ("/api/v1/projects/{project_id}/environments/{env}/config", "get"),
+        (
+            "/api/v1/projects/{project_id}/environments/{env}/config",
+            "put",
+        ),
+        (
+            "/api/v1/projects/{project_id}/environments/{env}/config",
+            "get",
+        ),
         ("/api/v1/projects/{project_id}/environments", "get"),
         ("/api/v1/policies", "post"),
         ("/api/v1/policies/{policy_id}", "delete"),
@@ -311,7 +331,13 @@ async fn canary_clear_stable_and_rollback(db: &TestDb) {
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
-    for schema in ["Deployment", "CreateDeployment", "CheckResult", "Policy", "EnvironmentConfig"] {
+    for schema in [
+        "Deployment",
+        "CreateDeployment",
+        "CheckResult",
+        "Policy",
+        "EnvironmentConfig",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }
@@ -326,9 +352,11 @@ async fn versions_carry_role_and_mode_and_are_compiled(db: &TestDb) {
             "POST",
             &path,
             &t.editor,
-            Some(json!({"body": "Answer {{ q }} in {{ lang }}", "role": "developer",
+            Some(
+                json!({"body": "Answer {{ q }} in {{ lang }}", "role": "developer",
                         "mode": "replace",
-                        "variables": {"q": "string", "lang": {"type": "string", "default": "en"}}})),
+                        "variables": {"q": "string", "lang": {"type": "string", "default": "en"}}}),
+            ),
             201,
         )
         .await;
@@ -353,7 +381,12 @@ async fn versions_carry_role_and_mode_and_are_compiled(db: &TestDb) {
     // (body, variables, role, mode) → param of the 422.
     let bad = [
         (json!("{{ missing }}"), json!({}), None, "variables.missing"),
-        (json!("{{ q }}"), json!({"q": "colour"}), None, "variables.q"),
+        (
+            json!("{{ q }}"),
+            json!({"q": "colour"}),
+            None,
+            "variables.q",
+        ),
         (
             json!("{{ q }}"),
             json!({"q": {"type": "integer", "default": "x"}}),
@@ -369,7 +402,9 @@ async fn versions_carry_role_and_mode_and_are_compiled(db: &TestDb) {
         if let Some((k, val)) = extra {
             req[k] = json!(val);
         }
-        let (s, e) = api.call("POST", &path, Some(&t.editor), Some(req.clone())).await;
+        let (s, e) = api
+            .call("POST", &path, Some(&t.editor), Some(req.clone()))
+            .await;
         assert_eq!(s.as_u16(), 422, "{req}: {e}");
         assert_error_shape(&e);
         if !param.is_empty() {
@@ -377,7 +412,11 @@ async fn versions_carry_role_and_mode_and_are_compiled(db: &TestDb) {
         }
     }
     let listed = api.ok("GET", &path, &t.viewer, None, 200).await;
-    assert_eq!(listed.as_array().unwrap().len(), 2, "nothing invalid was stored");
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        2,
+        "nothing invalid was stored"
+    );
 
     // role and mode are immutable like the rest of a version.
     let raw = db.store().await;

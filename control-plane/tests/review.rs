@@ -274,8 +274,10 @@ async fn templates_are_validated(db: &TestDb) {
         "POST",
         &format!("/api/v1/prompts/{prompt}/versions"),
         &t.editor,
-        Some(json!({"body": "{% for d in docs %}{{ d }}{% endfor %} {{ question | upper }}",
-                    "variables": {"docs": "array", "question": "string"}})),
+        Some(
+            json!({"body": "{% for d in docs %}{{ d }}{% endfor %} {{ question | upper }}",
+                    "variables": {"docs": "array", "question": "string"}}),
+        ),
         201,
     )
     .await;

@@ -65,7 +65,10 @@ async fn etag_304_and_long_poll_wake(db: &TestDb) {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!poll.is_finished(), "the long-poll waits while nothing changes");
+    assert!(
+        !poll.is_finished(),
+        "the long-poll waits while nothing changes"
+    );
     api.ok(
         "PATCH",
         &format!("/api/v1/projects/{}", t.project),
@@ -143,11 +146,16 @@ async fn invalid_config_or_policy_is_rejected_and_nothing_applied(db: &TestDb) {
             "POST",
             "/api/v1/policies",
             Some(&t.editor),
-            Some(json!({"project_id": t.project, "name": "broken", "yaml": "policies: [{name: 5}]"})),
+            Some(
+                json!({"project_id": t.project, "name": "broken", "yaml": "policies: [{name: 5}]"}),
+            ),
         )
         .await;
     assert_eq!(s.as_u16(), 422, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("broken"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("broken"),
+        "{e}"
+    );
 
     configure(&api, &t, "prod", CONFIG).await;
     let (_, before, _) = snapshot(&api, &t.viewer, "strict", "prod", None, 0).await;
@@ -171,7 +179,10 @@ policies:
     assert_eq!(s.as_u16(), 422, "{e}");
     assert_error_shape(&e);
     let msg = e["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("environment `prod`") && msg.contains("nowhere"), "{msg}");
+    assert!(
+        msg.contains("environment `prod`") && msg.contains("nowhere"),
+        "{msg}"
+    );
     let listed = api
         .ok(
             "GET",
@@ -194,11 +205,19 @@ policies:
         "not: [yaml".to_owned(),
     ] {
         let (s, e) = api
-            .call("PUT", &config_path, Some(&t.admin), Some(json!({"yaml": bad})))
+            .call(
+                "PUT",
+                &config_path,
+                Some(&t.admin),
+                Some(json!({"yaml": bad})),
+            )
             .await;
         assert_eq!(s.as_u16(), 422, "{bad}: {e}");
         assert!(
-            e["error"]["message"].as_str().unwrap().starts_with("environment `prod`: "),
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("environment `prod`: "),
             "{e}"
         );
     }
@@ -241,7 +260,13 @@ policies:
     .await;
 
     // The environments and providers overviews.
-    configure(&api, &t, "dev", &with_route.replace("  - model: smart\n    policy: cheap\n", "")).await;
+    configure(
+        &api,
+        &t,
+        "dev",
+        &with_route.replace("  - model: smart\n    policy: cheap\n", ""),
+    )
+    .await;
     let envs = api
         .ok(
             "GET",
@@ -269,7 +294,10 @@ policies:
         .await;
     let prod = &providers["data"][1];
     assert_eq!(prod["environment"], "prod");
-    assert_eq!(prod["providers"][0], json!({"name": "mock", "type": "mock"}));
+    assert_eq!(
+        prod["providers"][0],
+        json!({"name": "mock", "type": "mock"})
+    );
     assert_eq!(prod["routes"][0]["model"], "chat");
     let (s, e) = api
         .call(

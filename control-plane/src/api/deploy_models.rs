@@ -58,7 +58,8 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    pub const COLUMNS: &'static str = "id, version_id, name, status, details, created_by, created_at";
+    pub const COLUMNS: &'static str =
+        "id, version_id, name, status, details, created_by, created_at";
     pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         let details: Option<String> = r.try_get("details")?;
         Ok(CheckResult {
@@ -99,7 +100,8 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub const COLUMNS: &'static str = "id, prompt_id, prompt_version_id, version, environment, kind, \
+    pub const COLUMNS: &'static str =
+        "id, prompt_id, prompt_version_id, version, environment, kind, \
          canary_percent, created_by, created_at";
     pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Deployment {

@@ -123,9 +123,11 @@ pub async fn record(
         action: "deployment.create",
         entity: format!("deployment:{}", deployment.id),
         before: None,
-        after: Some(json!({"prompt_id": m.prompt_id, "prompt_version_id": m.version_id,
+        after: Some(
+            json!({"prompt_id": m.prompt_id, "prompt_version_id": m.version_id,
                            "version": deployment.version, "environment": m.environment,
-                           "kind": m.kind, "canary_percent": m.canary_percent})),
+                           "kind": m.kind, "canary_percent": m.canary_percent}),
+        ),
     };
     audit::append(tx, &entry).await?;
     Ok(deployment)

@@ -49,18 +49,17 @@ pub(super) async fn point(
     version_id: i64,
     action: &str,
 ) -> ApiResult<Label> {
-    let row =
-        sqlx::query("SELECT version FROM prompt_versions WHERE id = $1 AND prompt_id = $2")
-            .bind(version_id)
-            .bind(prompt_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| {
-                ApiError::unprocessable(
-                    format!("version_id {version_id} is not a version of prompt {prompt_id}"),
-                    Some("version_id"),
-                )
-            })?;
+    let row = sqlx::query("SELECT version FROM prompt_versions WHERE id = $1 AND prompt_id = $2")
+        .bind(version_id)
+        .bind(prompt_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                format!("version_id {version_id} is not a version of prompt {prompt_id}"),
+                Some("version_id"),
+            )
+        })?;
     let version: i64 = row.try_get("version")?;
     let before: Option<i64> =
         sqlx::query("SELECT version_id FROM labels WHERE prompt_id = $1 AND name = $2")

@@ -106,7 +106,9 @@ pub async fn list(
     .fetch_all(&state.store.pool)
     .await?;
     Ok(Json(DataList::of(
-        rows.iter().map(Policy::from_row).collect::<Result<_, _>>()?,
+        rows.iter()
+            .map(Policy::from_row)
+            .collect::<Result<_, _>>()?,
     )))
 }
 

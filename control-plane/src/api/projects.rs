@@ -183,8 +183,10 @@ pub async fn update(
             json!({"description": before.description, "required_approvals": before.required_approvals,
                    "required_checks": before.required_checks, "capture_payloads": before.capture_payloads}),
         ),
-        after: Some(json!({"description": description, "required_approvals": required,
-                           "required_checks": checks, "capture_payloads": capture})),
+        after: Some(
+            json!({"description": description, "required_approvals": required,
+                           "required_checks": checks, "capture_payloads": capture}),
+        ),
     };
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;

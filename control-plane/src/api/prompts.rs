@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use promptgate::prompt::{PromptMode, PromptTemplate, VariableSpec};
 use axum::Json;
+use promptgate::prompt::{PromptMode, PromptTemplate, VariableSpec};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{AnyPool, Row};

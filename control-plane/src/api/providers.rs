@@ -87,9 +87,10 @@ pub async fn list(
     for row in &rows {
         let environment: String = row.try_get("environment")?;
         let yaml: String = row.try_get("yaml")?;
-        data.push(describe(environment, &yaml).map_err(|e| {
-            ApiError::Internal(format!("stored config no longer parses: {e}"))
-        })?);
+        data.push(
+            describe(environment, &yaml)
+                .map_err(|e| ApiError::Internal(format!("stored config no longer parses: {e}")))?,
+        );
     }
     Ok(Json(DataList::of(data)))
 }
@@ -111,8 +112,14 @@ routes:
 ";
         let d = describe("prod".into(), yaml).unwrap();
         let text = serde_json::to_string(&d).unwrap();
-        assert!(text.contains("\"type\":\"openai\"") && text.contains("gpt-4o-mini"), "{text}");
-        assert!(!text.contains("secret-host") && !text.contains("OPENAI_KEY"), "{text}");
+        assert!(
+            text.contains("\"type\":\"openai\"") && text.contains("gpt-4o-mini"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("secret-host") && !text.contains("OPENAI_KEY"),
+            "{text}"
+        );
         assert_eq!(d.routes[0].targets.len(), 2);
     }
 }
