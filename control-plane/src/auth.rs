@@ -14,6 +14,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
@@ -104,16 +105,30 @@ pub fn new_key() -> Result<NewKey, RngError> {
     })
 }
 
-/// Who is calling, resolved from `Authorization: Bearer <key>`.
+/// How a caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key (`Caller::key_id`), sent as is or exchanged for an access token.
+    ApiKey,
+    /// A token from the configured OIDC issuer, mapped to a user by email; there is no key
+    /// (`Caller::key_id` is 0).
+    Oidc,
+}
+
+/// Who is calling, resolved from `Authorization: Bearer <key or token>`.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: i64,
     pub user_name: String,
     pub key_id: i64,
-    /// `None` for an org-wide key (org admins only).
+    /// `None` for an org-wide key (org admins only) and for an OIDC user with several projects.
     pub project_id: Option<i64>,
+    /// The role in `project_id`.
     pub role: Role,
     pub org_admin: bool,
+    pub credential: Credential,
+    /// An OIDC user's role in each of their projects; empty for API keys (one project each).
+    pub project_roles: Vec<(i64, Role)>,
 }
 
 impl Caller {
@@ -132,10 +147,10 @@ impl Caller {
         if self.role == Role::Gateway {
             return Err(gateway_only());
         }
-        if self.project_id != Some(project_id) {
+        let Some(role) = self.role_in(project_id) else {
             return Err(not_found);
-        }
-        if self.role < need {
+        };
+        if role < need {
             return Err(ApiError::Forbidden(format!(
                 "this action needs the {} role in the project",
                 need.as_str()
@@ -166,6 +181,17 @@ impl Caller {
         self.role == Role::Gateway
     }
 
+    /// The caller's role in `project_id`, if it has one (org admins aside).
+    pub fn role_in(&self, project_id: i64) -> Option<Role> {
+        if self.project_id == Some(project_id) {
+            return Some(self.role);
+        }
+        self.project_roles
+            .iter()
+            .find(|(p, _)| *p == project_id)
+            .map(|(_, r)| *r)
+    }
+
     pub fn require_org_admin(&self) -> Result<(), ApiError> {
         if self.org_admin {
             Ok(())
@@ -178,7 +204,10 @@ impl Caller {
 
     /// The actor string written to the audit log.
     pub fn actor(&self) -> String {
-        format!("user:{}/key:{}", self.user_id, self.key_id)
+        match self.credential {
+            Credential::ApiKey => format!("user:{}/key:{}", self.user_id, self.key_id),
+            Credential::Oidc => format!("user:{}/oidc", self.user_id),
+        }
     }
 }
 
@@ -205,78 +234,100 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(unauthenticated)?;
-        let prefix = key
-            .strip_prefix("pgk_")
-            .and_then(|rest| rest.split_once('_'))
-            .map(|(prefix, _)| prefix)
-            .filter(|p| p.len() == 12)
-            .ok_or_else(unauthenticated)?;
-        let row = sqlx::query(
-            "SELECT k.id, k.hash, k.user_id, k.project_id, k.role, k.expires_at, k.revoked_at, \
-             u.name AS user_name, u.is_org_admin FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.prefix = $1",
-        )
+        let caller = if key.starts_with("pgk_") {
+            caller_from_api_key(state, key).await?
+        } else {
+            // Not an API key: an access token from `POST /api/v1/auth/token` or an OIDC token.
+            crate::oidc::caller_from_jwt(state, key).await?
+        };
+        if caller.role == Role::Gateway
+            && !GATEWAY_PATHS.contains(&gateway_relative(parts.uri.path()))
+        {
+            return Err(gateway_only());
+        }
+        Ok(caller)
+    }
+}
+
+/// The caller holding API key `key` (`pgk_<prefix>_<secret>`), checked against its stored hash.
+pub async fn caller_from_api_key(state: &AppState, key: &str) -> Result<Caller, ApiError> {
+    let prefix = key
+        .strip_prefix("pgk_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(prefix, _)| prefix)
+        .filter(|p| p.len() == 12)
+        .ok_or_else(unauthenticated)?;
+    let row = sqlx::query(&format!("{KEY_ROW_SELECT} WHERE k.prefix = $1"))
         .bind(prefix)
         .fetch_optional(&state.store.pool)
         .await?
         .ok_or_else(unauthenticated)?;
-        let stored: String = row.try_get("hash")?;
-        let presented = hash_key(key);
-        if !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
-            return Err(unauthenticated());
-        }
-        let revoked: Option<String> = row.try_get("revoked_at")?;
-        let expires: Option<String> = row.try_get("expires_at")?;
-        if revoked.is_some() || expires.is_some_and(|e| e <= now_rfc3339()) {
-            return Err(ApiError::Unauthenticated(
-                "API key revoked or expired".into(),
-            ));
-        }
-        let user_id: i64 = row.try_get("user_id")?;
-        let project_id: Option<i64> = row.try_get("project_id")?;
-        let key_role = row
-            .try_get::<String, _>("role")
-            .ok()
-            .as_deref()
-            .and_then(Role::parse)
-            .ok_or_else(unauthenticated)?;
-        let is_org_admin: i64 = row.try_get("is_org_admin")?;
-        let (role, org_admin) = match project_id {
-            None if is_org_admin == 1 && key_role == Role::Admin => (Role::Admin, true),
-            None => return Err(unauthenticated()),
-            Some(pid) => {
-                let member: Option<String> = sqlx::query(
-                    "SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2",
-                )
-                .bind(pid)
-                .bind(user_id)
-                .fetch_optional(&state.store.pool)
-                .await?
-                .map(|r| r.try_get("role"))
-                .transpose()?;
-                let member = member.as_deref().and_then(Role::parse);
-                match member {
-                    Some(m) => (m.min(key_role), false),
-                    None => {
-                        return Err(ApiError::Forbidden(
-                            "the key's user is no longer a member of its project".into(),
-                        ))
-                    }
+    let stored: String = row.try_get("hash")?;
+    let presented = hash_key(key);
+    if !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
+        return Err(unauthenticated());
+    }
+    caller_from_key_row(state, &row).await
+}
+
+/// Selects what [`caller_from_key_row`] reads; append a `WHERE` on `k.`.
+pub const KEY_ROW_SELECT: &str =
+    "SELECT k.id, k.hash, k.user_id, k.project_id, k.role, k.expires_at, k.revoked_at, \
+     u.name AS user_name, u.is_org_admin FROM api_keys k JOIN users u ON u.id = k.user_id";
+
+/// The caller behind an authenticated key's row: refused when the key is revoked or expired
+/// or its user left the project. Access tokens re-run this at every use.
+pub async fn caller_from_key_row(state: &AppState, row: &AnyRow) -> Result<Caller, ApiError> {
+    let revoked: Option<String> = row.try_get("revoked_at")?;
+    let expires: Option<String> = row.try_get("expires_at")?;
+    if revoked.is_some() || expires.is_some_and(|e| e <= now_rfc3339()) {
+        return Err(ApiError::Unauthenticated(
+            "API key revoked or expired".into(),
+        ));
+    }
+    let user_id: i64 = row.try_get("user_id")?;
+    let project_id: Option<i64> = row.try_get("project_id")?;
+    let key_role = row
+        .try_get::<String, _>("role")
+        .ok()
+        .as_deref()
+        .and_then(Role::parse)
+        .ok_or_else(unauthenticated)?;
+    let is_org_admin: i64 = row.try_get("is_org_admin")?;
+    let (role, org_admin) = match project_id {
+        None if is_org_admin == 1 && key_role == Role::Admin => (Role::Admin, true),
+        None => return Err(unauthenticated()),
+        Some(pid) => {
+            let member: Option<String> = sqlx::query(
+                "SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2",
+            )
+            .bind(pid)
+            .bind(user_id)
+            .fetch_optional(&state.store.pool)
+            .await?
+            .map(|r| r.try_get("role"))
+            .transpose()?;
+            let member = member.as_deref().and_then(Role::parse);
+            match member {
+                Some(m) => (m.min(key_role), false),
+                None => {
+                    return Err(ApiError::Forbidden(
+                        "the key's user is no longer a member of its project".into(),
+                    ))
                 }
             }
-        };
-        if role == Role::Gateway && !GATEWAY_PATHS.contains(&gateway_relative(parts.uri.path())) {
-            return Err(gateway_only());
         }
-        Ok(Caller {
-            user_id,
-            user_name: row.try_get("user_name")?,
-            key_id: row.try_get("id")?,
-            project_id,
-            role,
-            org_admin,
-        })
-    }
+    };
+    Ok(Caller {
+        user_id,
+        user_name: row.try_get("user_name")?,
+        key_id: row.try_get("id")?,
+        project_id,
+        role,
+        org_admin,
+        credential: Credential::ApiKey,
+        project_roles: Vec::new(),
+    })
 }
 
 /// The request path relative to `/api/v1` (nested routers see it stripped already).

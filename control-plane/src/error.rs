@@ -23,6 +23,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("{message}")]
     Unprocessable {
         message: String,
@@ -52,6 +54,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::EnvironmentNotConfigured(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,6 +71,7 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed(_) => ("invalid_request_error", "method_not_allowed"),
             ApiError::Conflict(_) => ("invalid_request_error", "conflict"),
+            ApiError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
             ApiError::Unprocessable { .. } => ("invalid_request_error", "invalid_value"),
             ApiError::Internal(_) => ("server_error", "internal_error"),
         }

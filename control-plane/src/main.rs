@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use control_plane::{app, audit, Store};
+use control_plane::oidc::{OidcConfig, OidcVerifier};
+use control_plane::{app_with, audit, AppState, Store};
 
 #[derive(Parser)]
 #[command(name = "promptctl", version, about = "promptgate control plane")]
@@ -28,6 +29,12 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:7070")]
         listen: String,
+        /// Accept OIDC bearer tokens from this issuer (users are matched by email).
+        #[arg(long, env = "PROMPTCTL_OIDC_ISSUER", requires = "oidc_audience")]
+        oidc_issuer: Option<String>,
+        /// The `aud` OIDC tokens must carry.
+        #[arg(long, env = "PROMPTCTL_OIDC_AUDIENCE", requires = "oidc_issuer")]
+        oidc_audience: Option<String>,
     },
     /// Audit log tools.
     Audit {
@@ -80,7 +87,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .await
         .context("opening the database")?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            oidc_issuer,
+            oidc_audience,
+        } => {
             if let Some(key) = store.bootstrap().await.context("bootstrapping")? {
                 // Printed once, to stdout only: it is never stored in clear nor logged.
                 println!("bootstrap admin API key (shown once, store it now): {key}");
@@ -89,7 +100,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(addr = %listener.local_addr()?, "promptctl listening");
-            axum::serve(listener, app(store))
+            let mut state = AppState::new(store);
+            if let (Some(issuer), Some(audience)) = (oidc_issuer, oidc_audience) {
+                tracing::info!(%issuer, %audience, "accepting OIDC bearer tokens");
+                let verifier = OidcVerifier::new(OidcConfig { issuer, audience })
+                    .map_err(|e| anyhow::anyhow!("setting up OIDC: {e}"))?;
+                state = state.with_oidc(verifier);
+            }
+            axum::serve(listener, app_with(state))
                 .with_graceful_shutdown(shutdown_signal())
                 .await
                 .context("serving")?;

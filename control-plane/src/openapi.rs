@@ -56,7 +56,16 @@ use crate::api::{deploy_models, models};
         deploy_models::RouteInfo,
         deploy_models::TargetInfo,
         crate::audit::Record,
-        crate::auth::Role
+        crate::auth::Role,
+        crate::api::traces::schema::TraceBatch,
+        crate::api::traces::schema::TraceRecord,
+        crate::api::traces::schema::Trace,
+        crate::api::traces::schema::TracePage,
+        crate::api::traces::IngestResult,
+        crate::api::dashboards::Metrics,
+        crate::api::dashboards::MetricsRow,
+        crate::api::token::TokenRequest,
+        crate::api::token::TokenResponse
     ))
 )]
 struct Doc;
@@ -111,6 +120,11 @@ const OPERATIONS: &[Op] = &[
     (HttpMethod::Delete, "/api/v1/policies/{policy_id}", "Delete a policy document, validated (editor)", None, "204", None),
     (HttpMethod::Get, "/api/v1/models/providers", "Providers and routes per environment {data} ?project_id=N (viewer)", None, "200", Some("EnvironmentModels")),
     (HttpMethod::Get, "/api/v1/gateway/snapshot", "Managed gateway snapshot ?project=P&environment=E&wait=S, ETag / If-None-Match long-poll (gateway key or viewer)", None, "200", None),
+    (HttpMethod::Post, "/api/v1/traces", "Ingest a gateway's trace batch, idempotent per trace_id (editor; <= 1000 records, <= 8 MiB)", Some("TraceBatch"), "202", Some("IngestResult")),
+    (HttpMethod::Get, "/api/v1/traces/{trace_id}", "Get one trace (viewer)", None, "200", Some("Trace")),
+    (HttpMethod::Get, "/api/v1/projects/{project_id}/traces", "List traces newest first ?environment&route&prompt&prompt_version&status&since&until&limit&before (viewer)", None, "200", Some("TracePage")),
+    (HttpMethod::Get, "/api/v1/dashboards/metrics", "Latency P50/P95, cost, success and cache hit rates per route and prompt version ?project_id&environment&since&until (viewer)", None, "200", Some("Metrics")),
+    (HttpMethod::Post, "/api/v1/auth/token", "OAuth2 client credentials: exchange an API key for a 15-minute access token (no bearer)", Some("TokenRequest"), "200", Some("TokenResponse")),
 ];
 
 fn json_of(schema: &str) -> utoipa::openapi::Content {
@@ -124,15 +138,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     let mut paths = PathsBuilder::new();
     for (method, path, summary, request, status, response) in OPERATIONS {
-        let mut op = OperationBuilder::new()
-            .summary(Some(*summary))
-            .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        let mut op = OperationBuilder::new().summary(Some(*summary));
+        if *path != "/api/v1/auth/token" {
+            op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        }
         // `{name}` segments become required path parameters (ids are integers).
         for name in path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
         {
-            let kind = if name == "label" || name == "env" {
+            let kind = if name == "label" || name == "env" || name == "trace_id" {
                 Type::String
             } else {
                 Type::Integer

@@ -26,6 +26,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "deployments",
         include_str!("../../migrations/sqlite/0002_deployments.sql"),
     ),
+    (
+        3,
+        "traces",
+        include_str!("../../migrations/sqlite/0003_traces.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -37,6 +42,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "deployments",
         include_str!("../../migrations/postgres/0002_deployments.sql"),
+    ),
+    (
+        3,
+        "traces",
+        include_str!("../../migrations/postgres/0003_traces.sql"),
     ),
 ];
 

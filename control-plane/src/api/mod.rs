@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use sqlx::{AnyPool, Row};
@@ -17,6 +18,7 @@ pub mod deploy_models;
 pub mod deployments;
 pub mod environments;
 pub mod gateway;
+pub mod dashboards;
 pub mod keys;
 pub mod labels;
 pub mod members;
@@ -26,6 +28,8 @@ pub mod projects;
 pub mod prompts;
 pub mod providers;
 pub mod review;
+pub mod token;
+pub mod traces;
 
 pub type State = axum::extract::State<Arc<AppState>>;
 
@@ -96,6 +100,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/models/providers", get(providers::list))
         .route("/gateway/snapshot", get(gateway::snapshot))
         .route("/audit", get(audit_log::list))
+        .route(
+            "/traces",
+            post(traces::ingest).layer(DefaultBodyLimit::max(traces::batch::MAX_BODY_BYTES)),
+        )
+        .route("/traces/{trace_id}", get(traces::get))
+        .route("/projects/{project_id}/traces", get(traces::list))
+        .route("/dashboards/metrics", get(dashboards::metrics))
+        .route("/auth/token", post(token::token))
         .route("/openapi.json", get(openapi))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

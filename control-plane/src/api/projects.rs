@@ -75,7 +75,19 @@ pub async fn list(state: State, caller: Caller) -> ApiResult<Json<Vec<Project>>>
                 .fetch_all(&state.store.pool)
                 .await?
         }
-        (false, None) => Vec::new(),
+        (false, None) => {
+            // An OIDC user with several projects sees each of them.
+            let mut rows = Vec::new();
+            for (pid, _) in &caller.project_roles {
+                rows.extend(
+                    sqlx::query(&format!("{sql} WHERE id = $1"))
+                        .bind(*pid)
+                        .fetch_optional(&state.store.pool)
+                        .await?,
+                );
+            }
+            rows
+        }
     };
     let projects = rows
         .iter()
