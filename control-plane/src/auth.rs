@@ -298,15 +298,14 @@ pub async fn caller_from_key_row(state: &AppState, row: &AnyRow) -> Result<Calle
         None if is_org_admin == 1 && key_role == Role::Admin => (Role::Admin, true),
         None => return Err(unauthenticated()),
         Some(pid) => {
-            let member: Option<String> = sqlx::query(
-                "SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2",
-            )
-            .bind(pid)
-            .bind(user_id)
-            .fetch_optional(&state.store.pool)
-            .await?
-            .map(|r| r.try_get("role"))
-            .transpose()?;
+            let member: Option<String> =
+                sqlx::query("SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2")
+                    .bind(pid)
+                    .bind(user_id)
+                    .fetch_optional(&state.store.pool)
+                    .await?
+                    .map(|r| r.try_get("role"))
+                    .transpose()?;
             let member = member.as_deref().and_then(Role::parse);
             match member {
                 Some(m) => (m.min(key_role), false),

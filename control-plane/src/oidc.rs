@@ -24,7 +24,9 @@ fn unauthenticated(message: impl Into<String>) -> ApiError {
 /// without echoing the token.
 pub async fn caller_from_jwt(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| {
-        unauthenticated("missing or invalid API key or bearer token (send Authorization: Bearer <key>)")
+        unauthenticated(
+            "missing or invalid API key or bearer token (send Authorization: Bearer <key>)",
+        )
     })?;
     match header.alg {
         Algorithm::HS256 => access_token::caller(state, token).await,

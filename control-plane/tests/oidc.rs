@@ -145,7 +145,13 @@ async fn start(db: &TestDb, issuer: &Issuer, min_refetch: Option<Duration>) -> A
 async fn user_with_email(api: &Api, name: &str, email: &str) -> i64 {
     let admin = api.admin.clone();
     let v = api
-        .ok("POST", "/api/v1/users", &admin, Some(json!({"name": name, "email": email})), 201)
+        .ok(
+            "POST",
+            "/api/v1/users",
+            &admin,
+            Some(json!({"name": name, "email": email})),
+            201,
+        )
         .await;
     v["id"].as_i64().unwrap()
 }
@@ -183,8 +189,14 @@ async fn oidc_users_act_with_their_memberships(db: &TestDb) {
             .map(|p| p["id"].as_i64().unwrap())
             .collect();
         assert_eq!(ids, [a.project, b.project], "{key}");
-        api.ok("GET", &format!("/api/v1/projects/{}", a.project), &token, None, 200)
-            .await;
+        api.ok(
+            "GET",
+            &format!("/api/v1/projects/{}", a.project),
+            &token,
+            None,
+            200,
+        )
+        .await;
         api.ok(
             "POST",
             &format!("/api/v1/projects/{}/prompts", b.project),
@@ -203,15 +215,26 @@ async fn oidc_users_act_with_their_memberships(db: &TestDb) {
             .await;
         assert_eq!(s.as_u16(), 403, "viewer in alpha: {e}");
         let (s, e) = api
-            .call("GET", &format!("/api/v1/projects/{}", c.project), Some(&token), None)
+            .call(
+                "GET",
+                &format!("/api/v1/projects/{}", c.project),
+                Some(&token),
+                None,
+            )
             .await;
         assert_eq!(s.as_u16(), 404, "not a member of gamma: {e}");
     }
     // Mutations are audited under the OIDC user.
-    let audit = api.ok("GET", "/api/v1/audit", &api.admin.clone(), None, 200).await;
+    let audit = api
+        .ok("GET", "/api/v1/audit", &api.admin.clone(), None, 200)
+        .await;
     let erin_actor = format!("user:{erin}/oidc");
     assert!(
-        audit.as_array().unwrap().iter().any(|r| r["actor"] == erin_actor),
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["actor"] == erin_actor),
         "{audit}"
     );
     // Removing the membership takes effect at the next request.
@@ -226,7 +249,12 @@ async fn oidc_users_act_with_their_memberships(db: &TestDb) {
     .await;
     let token = sign("rsa", &claims(&issuer, "erin@example.com"));
     let (s, _) = api
-        .call("GET", &format!("/api/v1/projects/{}", b.project), Some(&token), None)
+        .call(
+            "GET",
+            &format!("/api/v1/projects/{}", b.project),
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(s.as_u16(), 404);
     // A user of exactly one project acts in it like its key would, audit log included.
@@ -234,7 +262,11 @@ async fn oidc_users_act_with_their_memberships(db: &TestDb) {
     add_member(&api, c.project, frank, "admin").await;
     let token = sign("ec", &claims(&issuer, "frank@example.com"));
     let audit = api.ok("GET", "/api/v1/audit", &token, None, 200).await;
-    assert!(audit.as_array().unwrap().iter().all(|r| r["project_id"] == c.project));
+    assert!(audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["project_id"] == c.project));
 }
 
 async fn bad_tokens_are_refused(db: &TestDb) {
@@ -258,14 +290,29 @@ async fn bad_tokens_are_refused(db: &TestDb) {
     let mut no_email = good.clone();
     no_email.as_object_mut().unwrap().remove("email");
     let cases: Vec<(&str, String)> = vec![
-        ("wrong audience", sign("rsa", &with("aud", json!("someone-else")))),
-        ("wrong issuer", sign("rsa", &with("iss", json!("http://evil.example")))),
+        (
+            "wrong audience",
+            sign("rsa", &with("aud", json!("someone-else"))),
+        ),
+        (
+            "wrong issuer",
+            sign("rsa", &with("iss", json!("http://evil.example"))),
+        ),
         ("expired", sign("rsa", &with("exp", json!(now() - 3600)))),
-        ("not yet valid", sign("rsa", &with("nbf", json!(now() + 3600)))),
+        (
+            "not yet valid",
+            sign("rsa", &with("nbf", json!(now() + 3600))),
+        ),
         ("no exp", sign("rsa", &no_exp)),
-        ("unknown email", sign("rsa", &with("email", json!("mallory@example.com")))),
+        (
+            "unknown email",
+            sign("rsa", &with("email", json!("mallory@example.com"))),
+        ),
         ("no email", sign("rsa", &no_email)),
-        ("unverified email", sign("rsa", &with("email_verified", json!(false)))),
+        (
+            "unverified email",
+            sign("rsa", &with("email_verified", json!(false))),
+        ),
         ("key not in the JWKS", sign("rsa_rotated", &good)),
         ("tampered payload", {
             let token = sign("rsa", &good);
@@ -341,7 +388,11 @@ async fn unknown_kid_refetch_is_rate_limited(db: &TestDb) {
             .await;
         assert_eq!(s.as_u16(), 401);
     }
-    assert_eq!(issuer.fetches(), 1, "no refetch within 30 s of the last one");
+    assert_eq!(
+        issuer.fetches(),
+        1,
+        "no refetch within 30 s of the last one"
+    );
 }
 
 async fn rotated_keys_are_picked_up(db: &TestDb) {
@@ -357,8 +408,10 @@ async fn rotated_keys_are_picked_up(db: &TestDb) {
     // The issuer rotates to a new key; a token signed with it triggers one refetch.
     issuer.publish(vec![public_jwk(&k["rsa_rotated"])]);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    api.ok("GET", &path, &sign("rsa_rotated", &good), None, 200).await;
+    api.ok("GET", &path, &sign("rsa_rotated", &good), None, 200)
+        .await;
     assert_eq!(issuer.fetches(), 2);
-    api.ok("GET", &path, &sign("rsa_rotated", &good), None, 200).await;
+    api.ok("GET", &path, &sign("rsa_rotated", &good), None, 200)
+        .await;
     assert_eq!(issuer.fetches(), 2);
 }

@@ -78,7 +78,8 @@ async fn tokens_act_as_their_key(db: &TestDb) {
     let editor = exchange(&api, &a.editor).await;
     let viewer = exchange(&api, &a.viewer).await;
     let pa = a.project;
-    api.ok("GET", &format!("/api/v1/projects/{pa}"), &editor, None, 200).await;
+    api.ok("GET", &format!("/api/v1/projects/{pa}"), &editor, None, 200)
+        .await;
     api.ok(
         "POST",
         &format!("/api/v1/projects/{pa}/prompts"),
@@ -95,12 +96,24 @@ async fn tokens_act_as_their_key(db: &TestDb) {
         403,
     )
     .await;
-    api.ok("GET", &format!("/api/v1/projects/{}", b.project), &editor, None, 404)
-        .await;
+    api.ok(
+        "GET",
+        &format!("/api/v1/projects/{}", b.project),
+        &editor,
+        None,
+        404,
+    )
+    .await;
     // The org-wide admin key's token is an org admin too.
     let root = exchange(&api, &api.admin.clone()).await;
-    api.ok("POST", "/api/v1/users", &root, Some(json!({"name": "zed"})), 201)
-        .await;
+    api.ok(
+        "POST",
+        "/api/v1/users",
+        &root,
+        Some(json!({"name": "zed"})),
+        201,
+    )
+    .await;
     // Form-encoded body and HTTP Basic credentials are accepted as well.
     let form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",
@@ -109,8 +122,11 @@ async fn tokens_act_as_their_key(db: &TestDb) {
     );
     let (s, _, v) = raw(&api, "application/x-www-form-urlencoded", None, form).await;
     assert_eq!(s, 200, "{v}");
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", prefix_of(&a.viewer), a.viewer));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        prefix_of(&a.viewer),
+        a.viewer
+    ));
     let (s, _, v) = raw(
         &api,
         "application/x-www-form-urlencoded",
@@ -143,16 +159,44 @@ async fn token_request_errors_use_the_oauth_shape(db: &TestDb) {
     let id = prefix_of(&a.editor);
     let other = team(&api, "beta", 1).await;
     let cases = [
-        (json!({"grant_type": "password", "client_id": id, "client_secret": a.editor}), 400, "unsupported_grant_type"),
-        (json!({"client_id": id, "client_secret": a.editor}), 400, "invalid_request"),
-        (json!({"grant_type": "client_credentials", "client_id": id}), 400, "invalid_request"),
-        (json!({"grant_type": "client_credentials", "client_id": id, "client_secret": format!("{}x", a.editor)}), 401, "invalid_client"),
-        (json!({"grant_type": "client_credentials", "client_id": prefix_of(&other.editor), "client_secret": a.editor}), 401, "invalid_client"),
-        (json!({"grant_type": "client_credentials", "client_id": "abc", "client_secret": "pgk_abc_def"}), 401, "invalid_client"),
+        (
+            json!({"grant_type": "password", "client_id": id, "client_secret": a.editor}),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            json!({"client_id": id, "client_secret": a.editor}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"grant_type": "client_credentials", "client_id": id}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"grant_type": "client_credentials", "client_id": id, "client_secret": format!("{}x", a.editor)}),
+            401,
+            "invalid_client",
+        ),
+        (
+            json!({"grant_type": "client_credentials", "client_id": prefix_of(&other.editor), "client_secret": a.editor}),
+            401,
+            "invalid_client",
+        ),
+        (
+            json!({"grant_type": "client_credentials", "client_id": "abc", "client_secret": "pgk_abc_def"}),
+            401,
+            "invalid_client",
+        ),
     ];
     for (body, status, error) in cases {
         let (s, headers, v) = raw(&api, "application/json", None, body.to_string()).await;
-        assert_eq!((s, v["error"].as_str()), (status, Some(error)), "{body}: {v}");
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (status, Some(error)),
+            "{body}: {v}"
+        );
         assert!(v["error_description"].is_string(), "{v}");
         assert_eq!(headers["cache-control"], "no-store");
         let text = v.to_string();
@@ -178,7 +222,13 @@ async fn revoking_the_key_ends_its_tokens(db: &TestDb) {
     let path = format!("/api/v1/projects/{}", a.project);
     api.ok("GET", &path, &token, None, 200).await;
     let keys = api
-        .ok("GET", &format!("/api/v1/projects/{}/api_keys", a.project), &a.admin, None, 200)
+        .ok(
+            "GET",
+            &format!("/api/v1/projects/{}/api_keys", a.project),
+            &a.admin,
+            None,
+            200,
+        )
         .await;
     let key_id = keys
         .as_array()
@@ -188,8 +238,14 @@ async fn revoking_the_key_ends_its_tokens(db: &TestDb) {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    api.ok("POST", &format!("/api/v1/api_keys/{key_id}/revoke"), &a.admin, None, 200)
-        .await;
+    api.ok(
+        "POST",
+        &format!("/api/v1/api_keys/{key_id}/revoke"),
+        &a.admin,
+        None,
+        200,
+    )
+    .await;
     let (s, e) = api.call("GET", &path, Some(&token), None).await;
     assert_eq!(s.as_u16(), 401, "{e}");
     let (s, _, v) = raw(
@@ -225,22 +281,36 @@ async fn expired_and_forged_tokens_are_refused(db: &TestDb) {
     )
     .unwrap();
     let sign = |c: &Value, secret: &[u8]| {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), c, &EncodingKey::from_secret(secret))
-            .unwrap()
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            c,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     };
-    api.ok("GET", &path, &sign(&claims, &secret), None, 200).await;
+    api.ok("GET", &path, &sign(&claims, &secret), None, 200)
+        .await;
     let exp = claims["exp"].as_u64().unwrap();
     claims["exp"] = json!(exp - 3600);
     claims["iat"] = json!(exp - 4600);
-    let (s, e) = api.call("GET", &path, Some(&sign(&claims, &secret)), None).await;
+    let (s, e) = api
+        .call("GET", &path, Some(&sign(&claims, &secret)), None)
+        .await;
     assert_eq!(s.as_u16(), 401, "expired: {e}");
     claims["exp"] = json!(exp);
     let (s, _) = api
-        .call("GET", &path, Some(&sign(&claims, b"another installation")), None)
+        .call(
+            "GET",
+            &path,
+            Some(&sign(&claims, b"another installation")),
+            None,
+        )
         .await;
     assert_eq!(s.as_u16(), 401, "foreign secret");
     // Pointing a token at another key needs the secret; with it, the key row still rules.
     claims["aud"] = json!("someone-else");
-    let (s, _) = api.call("GET", &path, Some(&sign(&claims, &secret)), None).await;
+    let (s, _) = api
+        .call("GET", &path, Some(&sign(&claims, &secret)), None)
+        .await;
     assert_eq!(s.as_u16(), 401, "wrong audience");
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     list_filters_and_pages,
     metrics_per_route_and_version,
     trace_endpoints_deny_other_projects_and_low_roles,
+    a_gateway_key_ships_traces_of_its_own_project_only,
 );
 
 #[allow(clippy::too_many_arguments)]
@@ -42,7 +43,16 @@ fn record(
 }
 
 fn simple(id: &str) -> Value {
-    record(id, "chat", Some(1), "ok", 10.0, 0.001, "miss", "2026-03-01T10:00:00Z")
+    record(
+        id,
+        "chat",
+        Some(1),
+        "ok",
+        10.0,
+        0.001,
+        "miss",
+        "2026-03-01T10:00:00Z",
+    )
 }
 
 fn batch(project: &str, environment: &str, records: Vec<Value>) -> Value {
@@ -52,8 +62,14 @@ fn batch(project: &str, environment: &str, records: Vec<Value>) -> Value {
 async fn ingestion_is_idempotent_and_readable(db: &TestDb) {
     let api = Api::start(db).await;
     let t = team(&api, "shop", 1).await;
-    let first = batch("shop", "prod", vec![simple("t-1"), simple("t-2"), simple("t-2")]);
-    let v = api.ok("POST", "/api/v1/traces", &t.editor, Some(first), 202).await;
+    let first = batch(
+        "shop",
+        "prod",
+        vec![simple("t-1"), simple("t-2"), simple("t-2")],
+    );
+    let v = api
+        .ok("POST", "/api/v1/traces", &t.editor, Some(first), 202)
+        .await;
     assert_eq!(v, json!({"accepted": 2, "duplicates": 1}));
     // A retry of the same records plus one new: only the new one is stored. The project may
     // also be named by its id.
@@ -62,10 +78,14 @@ async fn ingestion_is_idempotent_and_readable(db: &TestDb) {
         "prod",
         vec![simple("t-1"), simple("t-2"), simple("t-3")],
     );
-    let v = api.ok("POST", "/api/v1/traces", &t.admin, Some(retry), 202).await;
+    let v = api
+        .ok("POST", "/api/v1/traces", &t.admin, Some(retry), 202)
+        .await;
     assert_eq!(v, json!({"accepted": 1, "duplicates": 2}));
 
-    let got = api.ok("GET", "/api/v1/traces/t-1", &t.viewer, None, 200).await;
+    let got = api
+        .ok("GET", "/api/v1/traces/t-1", &t.viewer, None, 200)
+        .await;
     assert_eq!(got["trace_id"], "t-1");
     assert_eq!(got["project_id"], t.project);
     assert_eq!(got["environment"], "prod");
@@ -85,11 +105,21 @@ async fn ingestion_is_idempotent_and_readable(db: &TestDb) {
     let o = team(&api, "other", 1).await;
     let mut theirs = simple("t-1");
     theirs["route"] = json!("theirs");
-    api.ok("POST", "/api/v1/traces", &o.editor, Some(batch("other", "dev", vec![theirs])), 202)
+    api.ok(
+        "POST",
+        "/api/v1/traces",
+        &o.editor,
+        Some(batch("other", "dev", vec![theirs])),
+        202,
+    )
+    .await;
+    let mine = api
+        .ok("GET", "/api/v1/traces/t-1", &t.viewer, None, 200)
         .await;
-    let mine = api.ok("GET", "/api/v1/traces/t-1", &t.viewer, None, 200).await;
     assert_eq!(mine["route"], "chat");
-    let other = api.ok("GET", "/api/v1/traces/t-1", &o.viewer, None, 200).await;
+    let other = api
+        .ok("GET", "/api/v1/traces/t-1", &o.viewer, None, 200)
+        .await;
     assert_eq!(other["route"], "theirs");
     assert_eq!(other["project_id"], o.project);
 }
@@ -100,7 +130,10 @@ async fn ingestion_rejects_bad_batches(db: &TestDb) {
     let post = |body: Value| {
         let key = t.editor.clone();
         let api = &api;
-        async move { api.call("POST", "/api/v1/traces", Some(&key), Some(body)).await }
+        async move {
+            api.call("POST", "/api/v1/traces", Some(&key), Some(body))
+                .await
+        }
     };
     // Too many records, too large a body.
     let many: Vec<Value> = (0..1001).map(|i| simple(&format!("m-{i}"))).collect();
@@ -145,8 +178,10 @@ async fn ingestion_rejects_bad_batches(db: &TestDb) {
     assert_eq!(e["error"]["param"], "environment");
     let (s, _) = post(json!({"project": "shop", "environment": "prod", "records": []})).await;
     assert_eq!(s.as_u16(), 422, "gateway is required");
-    let (s, _) = post(json!({"project": "shop", "environment": "prod", "gateway": "g",
-        "records": [], "project_id": 1}))
+    let (s, _) = post(
+        json!({"project": "shop", "environment": "prod", "gateway": "g",
+        "records": [], "project_id": 1}),
+    )
     .await;
     assert_eq!(s.as_u16(), 422, "unknown fields are refused");
     let (s, e) = api
@@ -158,11 +193,21 @@ async fn ingestion_rejects_bad_batches(db: &TestDb) {
     assert_eq!(s.as_u16(), 404);
     assert_error_shape(&e);
     let (s, e) = api
-        .call("POST", "/api/v1/traces", Some(&t.viewer), Some(batch("shop", "prod", vec![simple("v")])))
+        .call(
+            "POST",
+            "/api/v1/traces",
+            Some(&t.viewer),
+            Some(batch("shop", "prod", vec![simple("v")])),
+        )
         .await;
     assert_eq!(s.as_u16(), 403, "viewers cannot ingest: {e}");
     let (s, _) = api
-        .call("POST", "/api/v1/traces", None, Some(batch("shop", "prod", vec![simple("v")])))
+        .call(
+            "POST",
+            "/api/v1/traces",
+            None,
+            Some(batch("shop", "prod", vec![simple("v")])),
+        )
         .await;
     assert_eq!(s.as_u16(), 401);
 }
@@ -171,19 +216,83 @@ async fn list_filters_and_pages(db: &TestDb) {
     let api = Api::start(db).await;
     let t = team(&api, "shop", 1).await;
     let records = vec![
-        record("a", "chat", Some(1), "ok", 10.0, 0.01, "hit", "2026-03-01T10:00:00Z"),
-        record("b", "chat", Some(2), "error", 20.0, 0.02, "miss", "2026-03-01T11:00:00Z"),
-        record("c", "embed", None, "ok", 30.0, 0.03, "off", "2026-03-01T12:30:00+01:00"),
-        record("d", "chat", Some(2), "ok", 40.0, 0.04, "miss", "2026-03-01T13:00:00Z"),
-        record("e", "chat", Some(2), "cancelled", 50.0, 0.05, "miss", "2026-03-01T14:00:00Z"),
+        record(
+            "a",
+            "chat",
+            Some(1),
+            "ok",
+            10.0,
+            0.01,
+            "hit",
+            "2026-03-01T10:00:00Z",
+        ),
+        record(
+            "b",
+            "chat",
+            Some(2),
+            "error",
+            20.0,
+            0.02,
+            "miss",
+            "2026-03-01T11:00:00Z",
+        ),
+        record(
+            "c",
+            "embed",
+            None,
+            "ok",
+            30.0,
+            0.03,
+            "off",
+            "2026-03-01T12:30:00+01:00",
+        ),
+        record(
+            "d",
+            "chat",
+            Some(2),
+            "ok",
+            40.0,
+            0.04,
+            "miss",
+            "2026-03-01T13:00:00Z",
+        ),
+        record(
+            "e",
+            "chat",
+            Some(2),
+            "cancelled",
+            50.0,
+            0.05,
+            "miss",
+            "2026-03-01T14:00:00Z",
+        ),
     ];
-    api.ok("POST", "/api/v1/traces", &t.editor, Some(batch("shop", "prod", records)), 202)
-        .await;
     api.ok(
         "POST",
         "/api/v1/traces",
         &t.editor,
-        Some(batch("shop", "staging", vec![record("s", "chat", Some(1), "ok", 1.0, 0.0, "off", "2026-03-01T15:00:00Z")])),
+        Some(batch("shop", "prod", records)),
+        202,
+    )
+    .await;
+    api.ok(
+        "POST",
+        "/api/v1/traces",
+        &t.editor,
+        Some(batch(
+            "shop",
+            "staging",
+            vec![record(
+                "s",
+                "chat",
+                Some(1),
+                "ok",
+                1.0,
+                0.0,
+                "off",
+                "2026-03-01T15:00:00Z",
+            )],
+        )),
         202,
     )
     .await;
@@ -200,7 +309,10 @@ async fn list_filters_and_pages(db: &TestDb) {
     // Newest first by start time ("c" started 11:30 UTC).
     assert_eq!(ids(&all), ["s", "e", "d", "c", "b", "a"]);
     assert!(all["next_before"].is_null());
-    assert!(all["data"][0].get("request").is_none(), "lists leave payloads out");
+    assert!(
+        all["data"][0].get("request").is_none(),
+        "lists leave payloads out"
+    );
     assert_eq!(all["data"][0]["environment"], "staging");
 
     let cases = [
@@ -216,7 +328,9 @@ async fn list_filters_and_pages(db: &TestDb) {
         ("?since=2026-03-01T12:30:00%2B00:00", vec!["s", "e", "d"]),
     ];
     for (query, want) in cases {
-        let v = api.ok("GET", &format!("{base}{query}"), &t.viewer, None, 200).await;
+        let v = api
+            .ok("GET", &format!("{base}{query}"), &t.viewer, None, 200)
+            .await;
         assert_eq!(ids(&v), want, "{query}");
     }
     // Pages of two follow the cursor to the end.
@@ -276,15 +390,52 @@ async fn metrics_per_route_and_version(db: &TestDb) {
             "2026-03-02T10:00:00Z",
         ));
     }
-    records.push(record("v1", "chat", Some(1), "ok", 100.0, 0.5, "off", "2026-03-02T10:00:00Z"));
-    records.push(record("old", "chat", Some(1), "ok", 900.0, 9.0, "off", "2026-02-01T10:00:00Z"));
-    api.ok("POST", "/api/v1/traces", &t.editor, Some(batch("shop", "prod", records)), 202)
-        .await;
+    records.push(record(
+        "v1",
+        "chat",
+        Some(1),
+        "ok",
+        100.0,
+        0.5,
+        "off",
+        "2026-03-02T10:00:00Z",
+    ));
+    records.push(record(
+        "old",
+        "chat",
+        Some(1),
+        "ok",
+        900.0,
+        9.0,
+        "off",
+        "2026-02-01T10:00:00Z",
+    ));
     api.ok(
         "POST",
         "/api/v1/traces",
         &t.editor,
-        Some(batch("shop", "dev", vec![record("dev", "chat", Some(2), "ok", 5000.0, 1.0, "off", "2026-03-02T10:00:00Z")])),
+        Some(batch("shop", "prod", records)),
+        202,
+    )
+    .await;
+    api.ok(
+        "POST",
+        "/api/v1/traces",
+        &t.editor,
+        Some(batch(
+            "shop",
+            "dev",
+            vec![record(
+                "dev",
+                "chat",
+                Some(2),
+                "ok",
+                5000.0,
+                1.0,
+                "off",
+                "2026-03-02T10:00:00Z",
+            )],
+        )),
         202,
     )
     .await;
@@ -298,7 +449,10 @@ async fn metrics_per_route_and_version(db: &TestDb) {
     let rows = m["data"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{m}");
     let v1 = &rows[0];
-    assert_eq!((v1["route"].as_str(), v1["prompt_version"].as_i64()), (Some("chat"), Some(1)));
+    assert_eq!(
+        (v1["route"].as_str(), v1["prompt_version"].as_i64()),
+        (Some("chat"), Some(1))
+    );
     assert_eq!(v1["requests"], 1);
     assert_eq!(v1["p95_latency_ms"], 100.0);
     let v2 = &rows[1];
@@ -313,7 +467,13 @@ async fn metrics_per_route_and_version(db: &TestDb) {
     assert_eq!(v2["cache_hit_rate"], 0.5);
     // Without filters every environment and time counts.
     let all = api
-        .ok("GET", &format!("/api/v1/dashboards/metrics?project_id={}", t.project), &t.viewer, None, 200)
+        .ok(
+            "GET",
+            &format!("/api/v1/dashboards/metrics?project_id={}", t.project),
+            &t.viewer,
+            None,
+            200,
+        )
         .await;
     assert_eq!(all["scanned_rows"], 23);
     let (s, e) = api
@@ -332,15 +492,26 @@ async fn trace_endpoints_deny_other_projects_and_low_roles(db: &TestDb) {
     let api = Api::start(db).await;
     let a = team(&api, "alpha", 1).await;
     let b = team(&api, "beta", 1).await;
-    api.ok("POST", "/api/v1/traces", &a.editor, Some(batch("alpha", "prod", vec![simple("secret-a")])), 202)
-        .await;
+    api.ok(
+        "POST",
+        "/api/v1/traces",
+        &a.editor,
+        Some(batch("alpha", "prod", vec![simple("secret-a")])),
+        202,
+    )
+    .await;
     let pa = a.project;
     // (method, path, body, least role: 0 viewer, 1 editor).
     let cases = |n: usize| -> Vec<(&'static str, String, Option<Value>, u8)> {
         vec![
             ("GET", "/api/v1/traces/secret-a".into(), None, 0),
             ("GET", format!("/api/v1/projects/{pa}/traces"), None, 0),
-            ("GET", format!("/api/v1/dashboards/metrics?project_id={pa}"), None, 0),
+            (
+                "GET",
+                format!("/api/v1/dashboards/metrics?project_id={pa}"),
+                None,
+                0,
+            ),
             (
                 "POST",
                 "/api/v1/traces".into(),
@@ -350,7 +521,11 @@ async fn trace_endpoints_deny_other_projects_and_low_roles(db: &TestDb) {
             (
                 "POST",
                 "/api/v1/traces".into(),
-                Some(batch(&pa.to_string(), "prod", vec![simple(&format!("i-{n}"))])),
+                Some(batch(
+                    &pa.to_string(),
+                    "prod",
+                    vec![simple(&format!("i-{n}"))],
+                )),
                 1,
             ),
         ]
@@ -382,11 +557,23 @@ async fn trace_endpoints_deny_other_projects_and_low_roles(db: &TestDb) {
     assert_eq!(checked, 5 * 3 + 5 * 4);
     // Nothing of B's attempts landed in A, and B's own list does not show A's traces.
     let list = api
-        .ok("GET", &format!("/api/v1/projects/{}/traces", b.project), &b.admin, None, 200)
+        .ok(
+            "GET",
+            &format!("/api/v1/projects/{}/traces", b.project),
+            &b.admin,
+            None,
+            200,
+        )
         .await;
     assert!(list["data"].as_array().unwrap().is_empty());
     let list = api
-        .ok("GET", &format!("/api/v1/projects/{pa}/traces?limit=500"), &a.viewer, None, 200)
+        .ok(
+            "GET",
+            &format!("/api/v1/projects/{pa}/traces?limit=500"),
+            &a.viewer,
+            None,
+            200,
+        )
         .await;
     assert!(list["data"]
         .as_array()
@@ -395,5 +582,77 @@ async fn trace_endpoints_deny_other_projects_and_low_roles(db: &TestDb) {
         .all(|r| r["project_id"] == pa));
     // The org admin reads everything.
     let root = api.admin.clone();
-    api.ok("GET", "/api/v1/traces/secret-a", &root, None, 200).await;
+    api.ok("GET", "/api/v1/traces/secret-a", &root, None, 200)
+        .await;
+}
+
+#[test]
+fn openapi_documents_the_trace_and_token_endpoints() {
+    let doc = serde_json::to_value(control_plane::openapi::document()).unwrap();
+    for (path, method) in [
+        ("/api/v1/traces", "post"),
+        ("/api/v1/traces/{trace_id}", "get"),
+        ("/api/v1/projects/{project_id}/traces", "get"),
+        ("/api/v1/dashboards/metrics", "get"),
+        ("/api/v1/auth/token", "post"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    let get = &doc["paths"]["/api/v1/traces/{trace_id}"]["get"];
+    assert_eq!(get["parameters"][0]["schema"]["type"], "string");
+    assert!(doc["paths"]["/api/v1/auth/token"]["post"]["security"].is_null());
+    assert!(doc["paths"]["/api/v1/traces"]["post"]["security"].is_array());
+    for schema in [
+        "TraceBatch",
+        "TraceRecord",
+        "Trace",
+        "TracePage",
+        "IngestResult",
+        "Metrics",
+        "TokenRequest",
+        "TokenResponse",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}
+
+async fn a_gateway_key_ships_traces_of_its_own_project_only(db: &TestDb) {
+    let api = Api::start(db).await;
+    let shop = team(&api, "shop", 1).await;
+    let other = team(&api, "other", 1).await;
+    let key = support::deploy::gateway_key(&api, &shop).await;
+    let v = api
+        .ok(
+            "POST",
+            "/api/v1/traces",
+            &key,
+            Some(batch("shop", "prod", vec![simple("g-1")])),
+            202,
+        )
+        .await;
+    assert_eq!(v, json!({"accepted": 1, "duplicates": 0}));
+    // Another project's name resolves to "not found" for this key: nothing is stored there.
+    let (s, e) = api
+        .call(
+            "POST",
+            "/api/v1/traces",
+            Some(&key),
+            Some(batch("other", "prod", vec![simple("g-2")])),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 404, "{e}");
+    assert_error_shape(&e);
+    let (s, _) = api
+        .call("GET", "/api/v1/traces/g-2", Some(&other.admin), None)
+        .await;
+    assert_eq!(s.as_u16(), 404);
+    // A gateway key reads nothing back: reading traces is for members.
+    let (s, e) = api
+        .call("GET", "/api/v1/traces/g-1", Some(&key), None)
+        .await;
+    assert_eq!(s.as_u16(), 403, "{e}");
+    let got = api
+        .ok("GET", "/api/v1/traces/g-1", &shop.viewer, None, 200)
+        .await;
+    assert_eq!(got["trace_id"], "g-1");
 }

@@ -189,7 +189,10 @@ mod tests {
                 sample(true, "miss", 40.0, 0.03),
             ],
         );
-        groups.insert(("embed".to_owned(), None, None), vec![sample(true, "off", 5.0, 0.5)]);
+        groups.insert(
+            ("embed".to_owned(), None, None),
+            vec![sample(true, "off", 5.0, 0.5)],
+        );
         let rows = aggregate(groups);
         assert_eq!(rows.len(), 2);
         let chat = &rows[0];

@@ -14,11 +14,11 @@ use crate::AppState;
 
 pub mod audit_log;
 pub mod checks;
+pub mod dashboards;
 pub mod deploy_models;
 pub mod deployments;
 pub mod environments;
 pub mod gateway;
-pub mod dashboards;
 pub mod keys;
 pub mod labels;
 pub mod members;

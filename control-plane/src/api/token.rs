@@ -68,7 +68,10 @@ impl IntoResponse for OAuthError {
         let body = json!({"error": self.error, "error_description": self.description});
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -106,7 +109,10 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let encoded = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
         .ok_or_else(bad)?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -122,9 +128,10 @@ pub async fn token(headers: HeaderMap, state: State, body: Bytes) -> Response {
     match exchange(&state, &headers, &body).await {
         Ok(token) => {
             let mut response = (StatusCode::OK, Json(token)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
             response
         }
         Err(e) => e.into_response(),
@@ -148,7 +155,11 @@ async fn exchange(
             "only the client_credentials grant is supported",
         ));
     }
-    let (client_id, secret) = match (basic_credentials(headers)?, request.client_id, request.client_secret) {
+    let (client_id, secret) = match (
+        basic_credentials(headers)?,
+        request.client_id,
+        request.client_secret,
+    ) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(OAuthError::invalid_request(
                 "send the client credentials once: in the body or as Basic, not both",
@@ -163,7 +174,10 @@ async fn exchange(
         }
     };
     let invalid = || OAuthError::invalid_client("unknown client or bad client secret");
-    if secret.strip_prefix("pgk_").and_then(|s| s.split_once('_')).map(|(p, _)| p)
+    if secret
+        .strip_prefix("pgk_")
+        .and_then(|s| s.split_once('_'))
+        .map(|(p, _)| p)
         != Some(client_id.as_str())
     {
         return Err(invalid());
@@ -173,14 +187,22 @@ async fn exchange(
         .map_err(|e| match e {
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "token exchange failed");
-                OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+                OAuthError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error",
+                )
             }
             ApiError::Unauthenticated(_) | ApiError::NotFound(_) => invalid(),
             other => OAuthError::invalid_client(other.to_string()),
         })?;
     let access_token = access_token::issue(state, &caller).await.map_err(|e| {
         tracing::error!(error = %e, "issuing an access token failed");
-        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     })?;
     Ok(TokenResponse {
         access_token,

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::Json;
-use promptgate::managed::trace_record::TraceRecord;
+use promptgate::managed::TraceRecord;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -33,10 +33,10 @@ const INSERT_CHUNK: usize = 50;
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
-/// Who may send traces for `project_id`: an Editor+ member (or project key with Editor+).
-/// The one place ingestion is authorised.
+/// Who may send traces for `project_id`: that project's gateway key, or an Editor+ member
+/// (or project key with Editor+). The one place ingestion is authorised.
 pub fn authorize_ingest(caller: &Caller, project_id: i64) -> ApiResult<()> {
-    caller.authorize(
+    caller.authorize_gateway(
         project_id,
         Role::Editor,
         ApiError::NotFound("project not found".into()),
@@ -64,7 +64,8 @@ pub struct TraceView {
 }
 
 impl TraceView {
-    const COLUMNS: &'static str = "id, project_id, environment, gateway, received_at, started_at, record";
+    const COLUMNS: &'static str =
+        "id, project_id, environment, gateway, received_at, started_at, record";
 
     fn from_row(row: &AnyRow) -> ApiResult<TraceView> {
         let text: String = row.try_get("record")?;

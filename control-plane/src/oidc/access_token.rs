@@ -59,11 +59,12 @@ async fn signing_secret(state: &AppState) -> Result<&[u8], ApiError> {
             .bind(now_rfc3339())
             .execute(&state.store.pool)
             .await?;
-            let stored: String = sqlx::query("SELECT value FROM installation_secrets WHERE name = $1")
-                .bind(SECRET_NAME)
-                .fetch_one(&state.store.pool)
-                .await?
-                .try_get("value")?;
+            let stored: String =
+                sqlx::query("SELECT value FROM installation_secrets WHERE name = $1")
+                    .bind(SECRET_NAME)
+                    .fetch_one(&state.store.pool)
+                    .await?
+                    .try_get("value")?;
             hex::decode(stored)
                 .map_err(|_| ApiError::Internal("the stored token secret is not hex".into()))
         })
@@ -106,12 +107,13 @@ pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 0;
-    let claims = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => rejected("it has expired"),
-            _ => rejected("it is not a valid promptctl access token"),
-        })?
-        .claims;
+    let claims =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => rejected("it has expired"),
+                _ => rejected("it is not a valid promptctl access token"),
+            })?
+            .claims;
     let row = sqlx::query(&format!("{} WHERE k.id = $1", auth::KEY_ROW_SELECT))
         .bind(claims.key_id)
         .fetch_optional(&state.store.pool)

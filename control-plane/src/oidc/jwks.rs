@@ -123,10 +123,8 @@ impl OidcVerifier {
         validation.leeway = LEEWAY_SECS;
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|e| describe(&e))?;
-        let unverified = matches!(
-            data.claims.email_verified,
-            Some(Value::Bool(false))
-        ) || matches!(&data.claims.email_verified, Some(Value::String(s)) if s == "false");
+        let unverified = matches!(data.claims.email_verified, Some(Value::Bool(false)))
+            || matches!(&data.claims.email_verified, Some(Value::String(s)) if s == "false");
         if unverified {
             return Err("the token's email is not verified".into());
         }

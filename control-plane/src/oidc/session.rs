@@ -30,11 +30,12 @@ pub async fn caller_for_email(state: &AppState, email: &str) -> Result<Caller, A
     };
     let user_id: i64 = user.try_get("id")?;
     let org_admin = user.try_get::<i64, _>("is_org_admin")? == 1;
-    let memberships =
-        sqlx::query("SELECT project_id, role FROM memberships WHERE user_id = $1 ORDER BY project_id")
-            .bind(user_id)
-            .fetch_all(&state.store.pool)
-            .await?;
+    let memberships = sqlx::query(
+        "SELECT project_id, role FROM memberships WHERE user_id = $1 ORDER BY project_id",
+    )
+    .bind(user_id)
+    .fetch_all(&state.store.pool)
+    .await?;
     let mut project_roles = Vec::with_capacity(memberships.len());
     for m in &memberships {
         let role: String = m.try_get("role")?;

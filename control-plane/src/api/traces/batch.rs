@@ -3,7 +3,7 @@
 //! The body is promptgate's `TraceBatch`. It is read in two steps (envelope, then each
 //! record) so a bad record answers 422 with `param` naming it (`records[3].started_at`).
 
-use promptgate::managed::trace_record::{TraceRecord, TraceStatus};
+use promptgate::managed::{TraceRecord, TraceStatus};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -105,8 +105,12 @@ fn parse_record(i: usize, value: Value) -> Result<(TraceRecord, String), BatchEr
             ));
         }
     }
-    let record: TraceRecord = serde_json::from_value(value)
-        .map_err(|e| invalid(format!("records[{i}] is not a trace record: {e}"), &format!("records[{i}]")))?;
+    let record: TraceRecord = serde_json::from_value(value).map_err(|e| {
+        invalid(
+            format!("records[{i}] is not a trace record: {e}"),
+            &format!("records[{i}]"),
+        )
+    })?;
     let id = &record.trace_id;
     if id.is_empty()
         || id.chars().count() > MAX_TRACE_ID_CHARS
@@ -174,7 +178,7 @@ pub fn status_name(status: TraceStatus) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use promptgate::managed::trace_record::TraceBatch;
+    use promptgate::managed::TraceBatch;
     use serde_json::json;
 
     fn record(id: &str) -> TraceRecord {
@@ -262,7 +266,8 @@ mod tests {
     #[test]
     fn counts_records_before_parsing_them() {
         let records: Vec<Value> = (0..=MAX_RECORDS).map(|_| json!({})).collect();
-        let body = json!({"project": "p", "environment": "prod", "gateway": "g", "records": records});
+        let body =
+            json!({"project": "p", "environment": "prod", "gateway": "g", "records": records});
         assert!(matches!(
             parse(body.to_string().as_bytes()),
             Err(BatchError::TooManyRecords(n)) if n == MAX_RECORDS + 1

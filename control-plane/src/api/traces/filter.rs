@@ -57,11 +57,18 @@ impl Filter {
 
     /// `started_at >= since` and `started_at < until` (RFC 3339; 422 naming the parameter
     /// otherwise).
-    pub fn time_window(&mut self, since: Option<&str>, until: Option<&str>) -> Result<(), ApiError> {
+    pub fn time_window(
+        &mut self,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<(), ApiError> {
         for (param, value, op) in [("since", since, ">="), ("until", until, "<")] {
             if let Some(v) = value {
                 let at = rfc3339::normalize(v).ok_or_else(|| {
-                    ApiError::unprocessable(format!("{param} must be an RFC 3339 time"), Some(param))
+                    ApiError::unprocessable(
+                        format!("{param} must be an RFC 3339 time"),
+                        Some(param),
+                    )
                 })?;
                 let p = self.text(at);
                 self.clauses.push(format!("started_at {op} {p}"));
@@ -72,10 +79,14 @@ impl Filter {
 
     /// Rows strictly older than the cursor `(started_at, id)` in newest-first order.
     pub fn before(&mut self, started_at: &str, id: i64) {
-        let (a, b) = (self.text(started_at.to_owned()), self.text(started_at.to_owned()));
+        let (a, b) = (
+            self.text(started_at.to_owned()),
+            self.text(started_at.to_owned()),
+        );
         let i = self.int(id);
-        self.clauses
-            .push(format!("(started_at < {a} OR (started_at = {b} AND id < {i}))"));
+        self.clauses.push(format!(
+            "(started_at < {a} OR (started_at = {b} AND id < {i}))"
+        ));
     }
 
     /// Appends a value for a placeholder the caller writes after the clause (e.g. `LIMIT`).
@@ -88,12 +99,10 @@ impl Filter {
     }
 
     pub fn bind<'q>(&'q self, sql: &'q str) -> Query<'q, Any, AnyArguments<'q>> {
-        self.values
-            .iter()
-            .fold(sqlx::query(sql), |q, v| match v {
-                Value::Text(s) => q.bind(s.as_str()),
-                Value::Int(i) => q.bind(*i),
-            })
+        self.values.iter().fold(sqlx::query(sql), |q, v| match v {
+            Value::Text(s) => q.bind(s.as_str()),
+            Value::Int(i) => q.bind(*i),
+        })
     }
 }
 

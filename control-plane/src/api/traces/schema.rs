@@ -90,13 +90,16 @@ mod tests {
     fn properties(schema: RefOr<Schema>) -> BTreeSet<String> {
         match schema {
             RefOr::T(Schema::Object(o)) => o.properties.keys().cloned().collect(),
-            other => panic!("not an object schema: {other:?}"),
+            other => panic!(
+                "not an object schema: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            ),
         }
     }
 
     #[test]
     fn record_schema_matches_the_gateway_type() {
-        let full = promptgate::managed::trace_record::TraceRecord {
+        let full = promptgate::managed::TraceRecord {
             prompt: Some(String::new()),
             prompt_version: Some(1),
             prompt_label: Some(String::new()),
@@ -118,7 +121,7 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(properties(super::TraceRecord::schema()), serialised);
-        let batch = promptgate::managed::trace_record::TraceBatch {
+        let batch = promptgate::managed::TraceBatch {
             project: String::new(),
             environment: String::new(),
             gateway: String::new(),
