@@ -5,7 +5,7 @@
 //! before and after the change (never secrets: callers pass only non-secret fields).
 //! Changing, deleting or inserting any row breaks the chain, and `verify` says where.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
@@ -26,7 +26,7 @@ pub struct Entry<'a> {
 }
 
 /// A stored record, as `GET /api/v1/audit` lists it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Record {
     pub seq: i64,
     pub actor: String,
@@ -162,11 +162,23 @@ pub async fn verify_with_anchor(
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
         .fetch_all(pool)
         .await?;
+    let records = rows
+        .iter()
+        .map(Record::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    verify_records(&records, anchor)
+}
+
+/// The chain check itself, over the whole log in `seq` order (read from the database, or
+/// through `GET /api/v1/audit` by `promptctl audit verify`).
+pub fn verify_records(
+    records: &[Record],
+    anchor: Option<(i64, &str)>,
+) -> Result<Head, VerifyError> {
     let mut prev = GENESIS.to_owned();
     let mut anchored = anchor.is_none();
     let mut head_seq = 0;
-    for (expected_seq, row) in (1_i64..).zip(rows.iter()) {
-        let record = Record::from_row(row)?;
+    for (expected_seq, record) in (1_i64..).zip(records.iter()) {
         if record.seq != expected_seq {
             return Err(VerifyError::Broken {
                 seq: record.seq,
@@ -197,7 +209,7 @@ pub async fn verify_with_anchor(
             }
         }
         head_seq = record.seq;
-        prev = record.hash;
+        prev.clone_from(&record.hash);
     }
     if !anchored {
         let seq = anchor.map(|(seq, _)| seq).unwrap_or_default();
@@ -207,7 +219,7 @@ pub async fn verify_with_anchor(
         });
     }
     Ok(Head {
-        records: rows.len() as u64,
+        records: records.len() as u64,
         seq: head_seq,
         hash: if head_seq == 0 {
             GENESIS.to_owned()

@@ -2,10 +2,15 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use control_plane::oidc::{OidcConfig, OidcVerifier};
 use control_plane::{app_with, audit, AppState, Store};
+
+mod cli;
+
+use cli::audit::AuditCommand;
 
 #[derive(Parser)]
 #[command(name = "promptctl", version, about = "promptgate control plane")]
@@ -19,6 +24,8 @@ struct Cli {
         hide_env_values = true
     )]
     database_url: String,
+    #[command(flatten)]
+    client: cli::ClientArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,22 +43,13 @@ enum Command {
         #[arg(long, env = "PROMPTCTL_OIDC_AUDIENCE", requires = "oidc_issuer")]
         oidc_audience: Option<String>,
     },
-    /// Audit log tools.
+    /// Audit log: list records, verify the hash chain.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Check the audit log's hash chain; exits 2 when it was tampered with. Prints the head
-    /// (`SEQ:HASH`); keep it elsewhere and pass it back with `--anchor` to detect truncation.
-    Verify {
-        /// A head printed by an earlier run, `SEQ:HASH`.
-        #[arg(long)]
-        anchor: Option<String>,
-    },
+    #[command(flatten)]
+    Client(cli::Command),
 }
 
 fn main() -> ExitCode {
@@ -62,7 +60,15 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let database_given = !matches!(
+        matches.value_source("database_url"),
+        None | Some(ValueSource::DefaultValue)
+    );
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,7 +79,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, database_given)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("promptctl: {e:#}");
@@ -82,16 +88,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&cli.database_url)
-        .await
-        .context("opening the database")?;
+/// `database_given`: DATABASE_URL or `--database-url` was set, not just defaulted.
+async fn run(cli: Cli, database_given: bool) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve {
             listen,
             oidc_issuer,
             oidc_audience,
         } => {
+            let store = open_store(&cli.database_url).await?;
             if let Some(key) = store.bootstrap().await.context("bootstrapping")? {
                 // Printed once, to stdout only: it is never stored in clear nor logged.
                 println!("bootstrap admin API key (shown once, store it now): {key}");
@@ -115,37 +120,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit {
             command: AuditCommand::Verify { anchor },
-        } => {
-            let anchor = match anchor.as_deref().map(parse_anchor) {
-                Some(None) => anyhow::bail!("--anchor must be SEQ:HASH"),
-                Some(Some(a)) => Some(a),
-                None => None,
-            };
-            verify(&store, anchor).await
+        } if database_given => {
+            let anchor = anchor
+                .as_deref()
+                .map(cli::audit::parse_anchor)
+                .transpose()?;
+            let store = open_store(&cli.database_url).await?;
+            let result = audit::verify_with_anchor(&store.pool, anchor).await;
+            Ok(cli::audit::report(cli.client.json, result))
         }
-    }
-}
-
-fn parse_anchor(s: &str) -> Option<(i64, &str)> {
-    let (seq, hash) = s.split_once(':')?;
-    Some((seq.parse().ok()?, hash))
-}
-
-async fn verify(store: &Store, anchor: Option<(i64, &str)>) -> anyhow::Result<ExitCode> {
-    match audit::verify_with_anchor(&store.pool, anchor).await {
-        Ok(head) => {
-            println!(
-                "audit log OK: {} records, chain intact, head {}:{}",
-                head.records, head.seq, head.hash
-            );
+        Command::Audit {
+            command: AuditCommand::Verify { anchor },
+        } => {
+            let ctx = cli::Context::new(&cli.client)?;
+            Ok(cli::audit::verify_remote(&ctx, anchor.as_deref()).await?)
+        }
+        Command::Audit {
+            command: AuditCommand::List { limit, after },
+        } => {
+            let ctx = cli::Context::new(&cli.client)?;
+            cli::audit::list(&ctx, limit, after).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(audit::VerifyError::Broken { seq, reason }) => {
-            println!("audit log TAMPERED at record {seq}: {reason}");
-            Ok(ExitCode::from(2))
-        }
-        Err(e) => Err(e.into()),
+        Command::Client(command) => Ok(cli::run(cli.client, command).await?),
     }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Store> {
+    Store::connect(url).await.context("opening the database")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
