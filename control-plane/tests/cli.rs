@@ -183,7 +183,16 @@ async fn failures_read_clearly_and_exit_non_zero() {
     assert!(out.failed().contains("no prompt named \"nope\""), "{out:?}");
     let out = cli.run(editor, &["prompts", "show"]).await;
     assert_eq!(out.code, 2, "usage errors come from clap: {out:?}");
-    let out = cli.run(Some(&api.admin), &["prompts", "list"]).await;
+    let root = api.admin.clone();
+    api.ok(
+        "POST",
+        "/api/v1/projects",
+        &root,
+        Some(json!({"name": "err2"})),
+        201,
+    )
+    .await;
+    let out = cli.run(Some(&root), &["prompts", "list"]).await;
     assert!(out.failed().contains("several projects"), "{out:?}");
     let out = cli
         .run(

@@ -268,5 +268,5 @@ async fn users_and_members() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|m| m["user_id"].to_string() != erin));
+        .all(|m| m["user_id"] != serde_json::json!(erin.parse::<i64>().unwrap())));
 }
