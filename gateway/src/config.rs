@@ -6,6 +6,7 @@ pub mod env;
 pub mod http_provider;
 pub mod load;
 pub mod policy_files;
+pub mod prompts;
 pub mod raw;
 pub mod snapshot;
 pub mod watch;

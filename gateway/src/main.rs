@@ -1,5 +1,6 @@
 //! `promptgate`: the gateway binary. Static bootstrap settings come from flags and the
-//! environment; routes, providers and prices come from the `--config` file (reloaded live).
+//! environment; routes, providers and prices come from the `--config` file (reloaded live)
+//! or, on a managed gateway (`--control-plane`), from the control plane's snapshots.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,8 +15,13 @@ use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use promptgate::admin::AdminApp;
+use promptgate::config::load::parse_yaml;
 use promptgate::config::load_file;
+use promptgate::config::snapshot::{compile, Snapshot};
 use promptgate::config::watch::ConfigWatcher;
+use promptgate::managed::control::ControlPlane;
+use promptgate::managed::traces::{ShipperIdentity, TraceShipper, TraceSink};
+use promptgate::managed::watch::{restore, ManagedSettings, SnapshotWatcher};
 use promptgate::pipeline::Gateway;
 use promptgate::server::GatewayProxy;
 use promptgate::upstream::client::ClientFactory;
@@ -30,8 +36,29 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "promptgate", version)]
 struct Cli {
     /// The YAML config: providers, routes, prices. Reloaded on change and on SIGHUP.
-    #[arg(long, env = "PROMPTGATE_CONFIG")]
-    config: PathBuf,
+    #[arg(
+        long,
+        env = "PROMPTGATE_CONFIG",
+        conflicts_with = "control_plane",
+        required_unless_present = "control_plane"
+    )]
+    config: Option<PathBuf>,
+    /// Managed mode: the control plane's URL; the config comes from its snapshots. The key
+    /// is read from PROMPTGATE_CONTROL_PLANE_KEY.
+    #[arg(long, requires_all = ["project", "environment"])]
+    control_plane: Option<String>,
+    /// Managed mode: the project (name or id) whose snapshot to serve.
+    #[arg(long, requires = "control_plane")]
+    project: Option<String>,
+    /// Managed mode: the environment (`dev`, `staging`, `prod`, ...).
+    #[arg(long, requires = "control_plane")]
+    environment: Option<String>,
+    /// Managed mode: where the last good snapshot is kept.
+    #[arg(long, default_value = ".promptgate-state")]
+    state_dir: PathBuf,
+    /// Managed mode: trace records queued for shipping before new ones are dropped.
+    #[arg(long, default_value_t = 10_000)]
+    trace_queue: usize,
     /// Address for the OpenAI-compatible API.
     #[arg(long, env = "PROMPTGATE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
@@ -87,9 +114,30 @@ fn run() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let clients = ClientFactory::new();
-    let snapshot = load_file(&cli.config, &clients)?;
-    tracing::info!(version = %snapshot.version, config = %cli.config.display(), "config loaded");
-    let gateway = Arc::new(Gateway::new(snapshot, clients).context("creating metrics")?);
+    let managed = managed_setup(&cli, &clients)?;
+    let gateway = match (&managed, &cli.config) {
+        (Some(m), _) => {
+            let restored = restore(&m.settings, &clients);
+            let configured = restored.is_some();
+            let snapshot = match restored {
+                Some(snapshot) => {
+                    tracing::info!(version = %snapshot.version, "serving the persisted snapshot until the control plane answers");
+                    snapshot
+                }
+                None => empty_snapshot(&clients)?,
+            };
+            let gateway = Gateway::new(snapshot, clients).context("creating metrics")?;
+            gateway.set_configured(configured);
+            gateway
+        }
+        (None, Some(path)) => {
+            let snapshot = load_file(path, &clients)?;
+            tracing::info!(version = %snapshot.version, config = %path.display(), "config loaded");
+            Gateway::new(snapshot, clients).context("creating metrics")?
+        }
+        (None, None) => anyhow::bail!("either --config or --control-plane is required"),
+    };
+    let gateway = Arc::new(gateway);
 
     let opt = Opt {
         upgrade: cli.upgrade,
@@ -136,19 +184,91 @@ fn run() -> anyhow::Result<()> {
         }),
     );
     admin.add_tcp(&cli.admin_listen);
-    let watcher = background_service(
-        "config-watch",
-        ConfigWatcher::new(
-            gateway,
-            cli.config.clone(),
-            Duration::from_millis(cli.config_poll_ms.max(50)),
-        ),
-    );
     server.add_service(api);
     server.add_service(admin);
-    server.add_service(watcher);
+    match (managed, &cli.config) {
+        (Some(m), _) => {
+            let (sink, queue) = TraceSink::channel(m.trace_queue);
+            if gateway.traces.set(sink).is_err() {
+                anyhow::bail!("trace shipping was set up twice");
+            }
+            let identity = ShipperIdentity {
+                project: m.settings.project.clone(),
+                environment: m.settings.environment.clone(),
+                gateway: gateway_instance_id(),
+            };
+            let shipper = TraceShipper::new(gateway.clone(), m.control.clone(), identity, queue);
+            server.add_service(background_service("trace-shipper", shipper));
+            let watcher = SnapshotWatcher {
+                gateway,
+                control: m.control,
+                settings: m.settings,
+            };
+            server.add_service(background_service("snapshot-watch", watcher));
+        }
+        (None, Some(path)) => {
+            let watcher = ConfigWatcher::new(
+                gateway,
+                path.clone(),
+                Duration::from_millis(cli.config_poll_ms.max(50)),
+            );
+            server.add_service(background_service("config-watch", watcher));
+        }
+        (None, None) => {}
+    }
     tracing::info!(listen = %cli.listen, admin = %cli.admin_listen, "promptgate starting");
     server.run_forever();
+}
+
+/// What a managed gateway needs besides the gateway itself.
+struct Managed {
+    control: Arc<ControlPlane>,
+    settings: ManagedSettings,
+    trace_queue: usize,
+}
+
+/// How long one snapshot long-poll waits for a change.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(30);
+
+fn managed_setup(cli: &Cli, clients: &ClientFactory) -> anyhow::Result<Option<Managed>> {
+    let Some(url) = &cli.control_plane else {
+        return Ok(None);
+    };
+    let (Some(project), Some(environment)) = (&cli.project, &cli.environment) else {
+        anyhow::bail!("--control-plane needs --project and --environment");
+    };
+    let key = std::env::var("PROMPTGATE_CONTROL_PLANE_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .context("--control-plane needs the gateway key in PROMPTGATE_CONTROL_PLANE_KEY")?;
+    let control = ControlPlane::new(url, &key, clients).map_err(anyhow::Error::msg)?;
+    Ok(Some(Managed {
+        control: Arc::new(control),
+        settings: ManagedSettings {
+            project: project.clone(),
+            environment: environment.clone(),
+            state_dir: cli.state_dir.clone(),
+            wait: SNAPSHOT_WAIT,
+        },
+        trace_queue: cli.trace_queue,
+    }))
+}
+
+/// What a managed gateway serves before it has any snapshot: no routes (and not ready).
+fn empty_snapshot(clients: &ClientFactory) -> anyhow::Result<Snapshot> {
+    let raw = parse_yaml("providers: {}").map_err(anyhow::Error::msg)?;
+    compile(raw, String::new(), clients, |_| None).map_err(anyhow::Error::msg)
+}
+
+/// This process among the project's gateways, for the control plane's records.
+fn gateway_instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "promptgate".to_owned());
+    format!("{host}-{}", std::process::id())
 }
 
 /// After SIGTERM (or the hand-over of a graceful upgrade) Pingora stops accepting

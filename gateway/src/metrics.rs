@@ -42,6 +42,12 @@ pub struct Metrics {
     pub tenants: LimiterMetrics,
     upstream_health: IntGaugeVec,
     upstream_latency_ewma: prometheus::GaugeVec,
+    /// Managed mode: 1 while the control plane answers the snapshot watch.
+    pub control_plane_connected: IntGauge,
+    /// Managed mode: trace records sent to the control plane, and dropped (queue full or
+    /// retries exhausted).
+    pub traces_shipped: IntCounter,
+    pub traces_dropped: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -184,8 +190,23 @@ impl Metrics {
             ),
             &["provider", "model"],
         )?;
+        let control_plane_connected = IntGauge::new(
+            "promptgate_control_plane_connected",
+            "Managed gateways: 1 while the control plane answers, 0 otherwise",
+        )?;
+        let traces_shipped = IntCounter::new(
+            "promptgate_traces_shipped_total",
+            "Trace records accepted by the control plane",
+        )?;
+        let traces_dropped = IntCounter::new(
+            "promptgate_traces_dropped_total",
+            "Trace records dropped: queue full, or the control plane refused or was unreachable",
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(control_plane_connected.clone()),
+            Box::new(traces_shipped.clone()),
+            Box::new(traces_dropped.clone()),
             Box::new(request_errors.clone()),
             Box::new(duration.clone()),
             Box::new(overhead.clone()),
@@ -230,6 +251,9 @@ impl Metrics {
             tenants,
             upstream_health,
             upstream_latency_ewma,
+            control_plane_connected,
+            traces_shipped,
+            traces_dropped,
         })
     }
 

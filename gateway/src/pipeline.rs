@@ -5,13 +5,14 @@ pub mod downstream;
 pub mod exchange;
 pub mod generate;
 pub mod prepared;
+pub mod prompted;
 pub mod record;
 pub mod respond;
 pub mod stream;
 pub mod tenant;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -21,6 +22,7 @@ use http::{HeaderValue, Method};
 use crate::byok::OfferedKey;
 use crate::config::Snapshot;
 use crate::error::GatewayError;
+use crate::managed::traces::TraceSink;
 use crate::metrics::Metrics;
 use crate::providers::Endpoint;
 use crate::routing::health::HealthRegistry;
@@ -39,8 +41,12 @@ pub struct Gateway {
     /// Passive health of upstream targets; outlives snapshots.
     pub health: HealthRegistry,
     ready: AtomicBool,
+    /// False while a managed gateway has no snapshot yet (neither fetched nor persisted).
+    configured: AtomicBool,
     /// Virtual-key rate limits and budgets; outlives config reloads.
     pub limiter: Limiter,
+    /// Managed mode: where finished requests go to become trace records.
+    pub traces: OnceLock<TraceSink>,
 }
 
 impl Gateway {
@@ -57,7 +63,9 @@ impl Gateway {
             clients,
             health: HealthRegistry::default(),
             ready: AtomicBool::new(true),
+            configured: AtomicBool::new(true),
             limiter,
+            traces: OnceLock::new(),
         })
     }
 
@@ -87,7 +95,21 @@ impl Gateway {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.ready.load(Ordering::Relaxed) && self.configured.load(Ordering::Relaxed)
+    }
+
+    /// Whether the gateway has a real config (a managed gateway starts without one when
+    /// the control plane is down and nothing was persisted).
+    pub fn set_configured(&self, configured: bool) {
+        self.configured.store(configured, Ordering::Relaxed);
+    }
+
+    /// Hands a finished request to the trace shipper, if this gateway ships traces. Never
+    /// waits: a full queue drops the record and counts it.
+    pub fn finish(&self, rec: RequestRecord) {
+        if let Some(sink) = self.traces.get() {
+            sink.offer(rec, &self.metrics.traces_dropped);
+        }
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -203,6 +225,8 @@ pub struct GatewayRequest {
     /// The client's `x-promptgate-provider-key` header (see [`crate::byok`]), marked
     /// sensitive.
     pub provider_key: Option<HeaderValue>,
+    /// The client's `x-promptgate-subject` header: what a prompt canary split sticks to.
+    pub subject_header: Option<HeaderValue>,
 }
 
 impl GatewayRequest {
@@ -224,6 +248,10 @@ pub async fn handle<D: Downstream>(
 ) -> RequestRecord {
     let snapshot = gw.snapshot();
     let mut rec = RequestRecord::new(req.started, req.trace_id.clone(), req.route.label());
+    if gw.traces.get().is_some() {
+        rec.request_body = Some(req.body.clone());
+        rec.capture_payloads = snapshot.capture_payloads;
+    }
     match tenant::admit(gw, &snapshot, &req).await {
         Ok(key) => rec.tenant = key,
         Err(refusal) => {

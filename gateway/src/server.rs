@@ -18,6 +18,7 @@ use crate::byok::{OfferedKey, PROVIDER_KEY_HEADER};
 use crate::error::GatewayError;
 use crate::pipeline::downstream::{ClientGone, Downstream, ResponseHead};
 use crate::pipeline::exchange::POLICY_HEADER;
+use crate::pipeline::prompted::SUBJECT_HEADER;
 use crate::pipeline::record::RequestRecord;
 use crate::pipeline::{self, respond, ApiRoute, Gateway, GatewayRequest};
 use crate::providers::PassthroughBase;
@@ -53,6 +54,7 @@ impl ProxyHttp for GatewayProxy {
         let trace_id = trace_id::from_headers(&header.headers);
         let method = header.method.clone();
         let policy_header = header.headers.get(POLICY_HEADER).cloned();
+        let subject_header = header.headers.get(SUBJECT_HEADER).cloned();
         let path = header.uri.path().to_owned();
         let gw = &self.gateway;
         gw.metrics.inflight.inc();
@@ -92,6 +94,7 @@ impl ProxyHttp for GatewayProxy {
                     respond::error(&mut PingoraDownstream { session }, &mut rec, &err, None).await;
                     gw.metrics.record(&rec);
                     gw.metrics.inflight.dec();
+                    gw.finish(rec);
                     return Ok(true);
                 }
             }
@@ -108,6 +111,7 @@ impl ProxyHttp for GatewayProxy {
             authorization,
             policy_header,
             provider_key,
+            subject_header,
         };
         let rec = pipeline::handle(gw, request, &mut PingoraDownstream { session }).await;
         if rec.client_disconnected {
@@ -115,6 +119,7 @@ impl ProxyHttp for GatewayProxy {
         }
         gw.metrics.record(&rec);
         gw.metrics.inflight.dec();
+        gw.finish(rec);
         Ok(true)
     }
 
@@ -196,6 +201,7 @@ impl ProxyHttp for GatewayProxy {
                 .map_or(502, |r| r.status.as_u16());
             self.gateway.metrics.record(&rec);
             self.gateway.metrics.inflight.dec();
+            self.gateway.finish(rec);
         }
     }
 

@@ -444,6 +444,7 @@ async fn generate_with_a_schema_uses_the_forced_json_tool() {
         authorization: None,
         policy_header: None,
         provider_key: None,
+        subject_header: None,
     };
     promptgate::pipeline::handle(&gw, request, &mut down).await;
     assert_eq!(

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::prompt::PromptRelease;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
@@ -40,6 +42,20 @@ pub struct RawConfig {
     /// directory; see [`super::policy_files`].
     #[serde(default)]
     pub policy_files: Vec<String>,
+    /// Prompt releases routes may bind to: prompt name → label → release. A managed
+    /// gateway gets them from its snapshot; `--config` users write them inline.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, BTreeMap<String, PromptRelease>>,
+}
+
+/// A route's prompt: the release of `label` of prompt `name` is rendered into each request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPromptBinding {
+    pub name: String,
+    /// Defaults to the managed gateway's environment; required with `--config`.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -272,6 +288,9 @@ pub struct RawRoute {
     /// candidates must then use one provider. See [`crate::byok`].
     #[serde(default)]
     pub byok: bool,
+    /// A prompt rendered with the request's `variables` (see [`crate::pipeline::prompted`]).
+    #[serde(default)]
+    pub prompt: Option<RawPromptBinding>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::env::expand;
 use super::http_provider::{secret, HttpProviderSettings};
+use super::prompts::{bind, BoundPrompt};
 use super::raw::{RawConfig, RawHealth, RawPrice, RawProvider, RawTarget};
 use crate::accounting::Price;
 use crate::providers::anthropic::AnthropicProvider;
@@ -42,6 +43,10 @@ pub struct Snapshot {
     pub redis_url: Option<String>,
     pub health: HealthConfig,
     policies: HashMap<String, Arc<Policy>>,
+    /// Whether any route binds a prompt: when none does, requests skip the prompt lookup.
+    pub has_prompt_routes: bool,
+    /// Whether traces may carry (redacted) payloads; set by the managed snapshot.
+    pub capture_payloads: bool,
 }
 
 pub struct Route {
@@ -53,6 +58,8 @@ pub struct Route {
     pub policy: Option<Arc<Policy>>,
     /// With `byok: true`, the one provider that client keys may go to.
     pub byok_provider: Option<String>,
+    /// The prompt this route renders into each request.
+    pub prompt: Option<Arc<BoundPrompt>>,
 }
 
 pub struct Target {
@@ -94,6 +101,15 @@ impl Snapshot {
 
     pub fn policy_names(&self) -> impl Iterator<Item = &str> {
         self.policies.keys().map(String::as_str)
+    }
+
+    /// The prompt bound to the route named `model` (never the default route's), found
+    /// without a lookup when no route binds one.
+    pub fn bound_prompt(&self, model: &str) -> Option<&Arc<BoundPrompt>> {
+        if !self.has_prompt_routes {
+            return None;
+        }
+        self.routes.get(model)?.prompt.as_ref()
     }
 }
 
@@ -192,6 +208,8 @@ pub fn compile(
             return Err(format!("{at}: duplicate policy `{}`", policy.name));
         }
     }
+    let mut bound_prompts = bind(&raw.prompts, &raw.routes)?;
+    let has_prompt_routes = !bound_prompts.is_empty();
     let mut routes = HashMap::new();
     for (i, route) in raw.routes.iter().enumerate() {
         if route.model.is_empty() {
@@ -206,6 +224,7 @@ pub fn compile(
         let mut built = build_route(&route.model, &route.targets, &providers, policy.is_some())
             .map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?;
         built.policy = policy;
+        built.prompt = bound_prompts.remove(&route.model);
         if route.byok {
             built.byok_provider = Some(
                 byok_provider(&built).map_err(|e| format!("routes[{i}] ({}): {e}", route.model))?,
@@ -275,6 +294,8 @@ pub fn compile(
         redis_url,
         health,
         policies,
+        has_prompt_routes,
+        capture_payloads: false,
     })
 }
 
@@ -375,6 +396,7 @@ fn build_route(
         tiers: tiers.into_iter().map(|(_, t)| t).collect(),
         policy: None,
         byok_provider: None,
+        prompt: None,
     })
 }
 

@@ -13,7 +13,9 @@ use crate::upstream::client::ClientFactory;
 /// plane validates: they live on the gateway, never in the snapshot.
 const PLACEHOLDER_ENV_VALUE: &str = "http://placeholder.invalid";
 
-/// The config document with the policy documents merged in (in name order).
+/// The config document with the policy documents merged in (in name order) and the
+/// deployed prompts added; a route's prompt without a label binds the snapshot's
+/// environment's label.
 pub fn raw_config(snapshot: &ManagedSnapshot) -> Result<RawConfig, String> {
     if snapshot.schema != SNAPSHOT_SCHEMA {
         return Err(format!(
@@ -35,6 +37,24 @@ pub fn raw_config(snapshot: &ManagedSnapshot) -> Result<RawConfig, String> {
         .into_iter()
         .map(|d| (format!("policy `{}`", d.name), d.yaml.as_str()));
     merge_documents(&mut raw, "config", documents).map_err(|e| e.to_string())?;
+    for (name, labels) in &snapshot.prompts {
+        let merged = raw.prompts.entry(name.clone()).or_default();
+        for (label, release) in labels {
+            if merged.insert(label.clone(), release.clone()).is_some() {
+                return Err(format!(
+                    "config: prompt `{name}` label `{label}` is deployed and also written \
+                     inline under `prompts`; remove the inline copy"
+                ));
+            }
+        }
+    }
+    for route in &mut raw.routes {
+        if let Some(binding) = &mut route.prompt {
+            binding
+                .label
+                .get_or_insert_with(|| snapshot.environment.clone());
+        }
+    }
     Ok(raw)
 }
 
@@ -128,5 +148,31 @@ policies:
             .insert("prod".into(), release);
         let err = validate(&s).unwrap_err();
         assert!(err.contains("prompt `support` label `prod`"), "{err}");
+    }
+
+    fn release(body: &str) -> crate::prompt::PromptRelease {
+        serde_json::from_value(serde_json::json!({"version": 3, "template": {"body": body}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn route_binding_defaults_to_the_environment_label_and_must_exist() {
+        let bound = format!("{CONFIG}  - model: support\n    targets: [{{provider: mock}}]\n    prompt: {{name: support}}\n");
+        let mut s = snapshot(&bound, &[]);
+        let err = validate(&s).unwrap_err();
+        assert!(err.contains("prompt `support`") && err.contains("`prod`"), "{err}");
+        s.prompts
+            .entry("support".into())
+            .or_default()
+            .insert("staging".into(), release("hi"));
+        let err = validate(&s).unwrap_err();
+        assert!(err.contains("label `prod`"), "{err}");
+        s.prompts
+            .entry("support".into())
+            .or_default()
+            .insert("prod".into(), release("hi"));
+        validate(&s).unwrap();
+        let raw = raw_config(&s).unwrap();
+        assert_eq!(raw.routes[1].prompt.as_ref().unwrap().label.as_deref(), Some("prod"));
     }
 }

@@ -39,7 +39,13 @@ pub async fn run<D: Downstream>(
     down: &mut D,
     rec: &mut RequestRecord,
 ) -> Result<(), GatewayError> {
-    let mut prepared = PreparedRequest::parse(endpoint, req.body.clone())?;
+    let (mut prepared, prompt) = PreparedRequest::parse_with_prompt(
+        endpoint,
+        req.body.clone(),
+        |model| snapshot.bound_prompt(model),
+        req.subject_header.as_ref(),
+    )?;
+    rec.prompt = prompt;
     if prepared.policy.is_none() {
         prepared.policy = req
             .policy_header
@@ -314,6 +320,9 @@ async fn relay<D: Downstream>(
         return Ok(());
     }
     let whole = read_whole(snapshot, prepared.endpoint, success, rec).await?;
+    if snapshot.capture_payloads {
+        rec.response_body = Some(whole.body.clone());
+    }
     let mut extra = whole.forwarded;
     if let Some(cost) = rec.cost_usd {
         if let Ok(v) = HeaderValue::from_str(&format_cost(cost)) {

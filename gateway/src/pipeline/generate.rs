@@ -76,8 +76,19 @@ pub async fn run<D: Downstream>(
 ) -> Result<(), GatewayError> {
     let request: GenerateRequest = serde_json::from_slice(&req.body)
         .map_err(|e| GatewayError::invalid(format!("Invalid generate request: {e}")))?;
-    let (chat_body, schema) = build_chat_request(request)?;
-    let prepared = PreparedRequest::parse(Endpoint::ChatCompletions, chat_body)?;
+    let bound = request
+        .model
+        .as_deref()
+        .or(request.policy.as_ref().and_then(|p| p.route.as_deref()))
+        .is_some_and(|model| snapshot.bound_prompt(model).is_some());
+    let (chat_body, schema) = build_chat_request(request, bound)?;
+    let (prepared, prompt) = PreparedRequest::parse_with_prompt(
+        Endpoint::ChatCompletions,
+        chat_body,
+        |model| snapshot.bound_prompt(model),
+        req.subject_header.as_ref(),
+    )?;
+    rec.prompt = prompt;
     let offered = req.offered_key(snapshot);
     let success = match send_with_retries(gw, snapshot, &prepared, &offered, rec).await {
         Ok(success) => success,
@@ -87,6 +98,9 @@ pub async fn run<D: Downstream>(
         }
     };
     let whole = read_whole(snapshot, Endpoint::ChatCompletions, success, rec).await?;
+    if snapshot.capture_payloads {
+        rec.response_body = Some(whole.body.clone());
+    }
     let output = extract_output(&whole.body, schema.as_ref())?;
     let usage = rec.usage.unwrap_or_default();
     let body = json!({
@@ -110,7 +124,12 @@ pub async fn run<D: Downstream>(
     Ok(())
 }
 
-fn build_chat_request(req: GenerateRequest) -> Result<(Bytes, Option<Value>), GatewayError> {
+/// The chat request for a generate call. On a route that binds a prompt (`bound`), the
+/// prompt is rendered later from `variables` and the client sends no `prompt` of its own.
+fn build_chat_request(
+    req: GenerateRequest,
+    bound: bool,
+) -> Result<(Bytes, Option<Value>), GatewayError> {
     if req.prompt_version_id.is_some() {
         return Err(GatewayError::invalid_param(
             "prompt_version_id needs a gateway managed by the control plane; send `prompt` (a template) or `messages`",
@@ -134,6 +153,13 @@ fn build_chat_request(req: GenerateRequest) -> Result<(Bytes, Option<Value>), Ga
         messages.push(json!({"role": "system", "content": system}));
     }
     match (req.prompt, req.messages) {
+        (Some(_), _) if bound => {
+            return Err(GatewayError::invalid_param(
+                "this route renders its own prompt; send `variables` (and optionally `messages`), not `prompt`",
+                "prompt",
+            ))
+        }
+        (None, None) if bound => {}
         (Some(_), Some(_)) => {
             return Err(GatewayError::invalid(
                 "send either `prompt` or `messages`, not both",
@@ -154,6 +180,9 @@ fn build_chat_request(req: GenerateRequest) -> Result<(Bytes, Option<Value>), Ga
     let mut body = Map::new();
     body.insert("model".into(), Value::String(model));
     body.insert("messages".into(), Value::Array(messages));
+    if bound {
+        body.insert("variables".into(), Value::Object(req.variables));
+    }
     let d = req.decoding;
     let decoding = [
         ("temperature", d.temperature.map(Value::from)),
@@ -216,7 +245,7 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<(Bytes, Option<Value>), GatewayError> {
-        build_chat_request(serde_json::from_value(v).unwrap())
+        build_chat_request(serde_json::from_value(v).unwrap(), false)
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! A client's OpenAI request parsed once and rewritten per target: model rename, usage
 //! injection for streams, and the gateway's own `policy` field removed.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 use serde_json::value::RawValue;
 
+use super::prompted::{self, PromptUse};
+use crate::config::prompts::BoundPrompt;
 use crate::error::GatewayError;
 use crate::openai::request::RequestDoc;
 use crate::providers::Endpoint;
@@ -29,6 +33,17 @@ pub struct PreparedRequest {
 
 impl PreparedRequest {
     pub fn parse(endpoint: Endpoint, body: Bytes) -> Result<Self, GatewayError> {
+        Self::parse_with_prompt(endpoint, body, |_| None, None).map(|(prepared, _)| prepared)
+    }
+
+    /// Like [`Self::parse`]; when `prompt_of(model)` names a bound prompt, renders it into
+    /// the body in the same pass (see [`super::prompted`]). Unbound requests pay nothing more.
+    pub fn parse_with_prompt<'s>(
+        endpoint: Endpoint,
+        body: Bytes,
+        prompt_of: impl FnOnce(&str) -> Option<&'s Arc<BoundPrompt>>,
+        subject_header: Option<&HeaderValue>,
+    ) -> Result<(Self, Option<PromptUse>), GatewayError> {
         let doc = RequestDoc::parse(&body)?;
         let model = doc.model()?.into_owned();
         let stream = endpoint != Endpoint::Embeddings && doc.stream()?;
@@ -41,14 +56,19 @@ impl PreparedRequest {
             }
         }
         let policy: Option<String> = doc.get("policy")?;
-        let body = if policy.is_some() {
+        let bound = prompt_of(&model);
+        let mut prompt = None;
+        let body = if policy.is_some() || bound.is_some() {
             let mut doc = doc;
             doc.remove("policy");
+            if let Some(bound) = bound {
+                prompt = Some(prompted::apply(&mut doc, endpoint, bound, subject_header)?);
+            }
             Bytes::from(doc.to_bytes(body.len()))
         } else {
             body.clone()
         };
-        Ok(PreparedRequest {
+        let prepared = PreparedRequest {
             endpoint,
             model,
             stream,
@@ -56,7 +76,8 @@ impl PreparedRequest {
             body,
             policy,
             max_tokens,
-        })
+        };
+        Ok((prepared, prompt))
     }
 
     /// The body for one target: the original bytes unless the model or stream options change.

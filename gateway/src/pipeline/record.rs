@@ -3,6 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+use super::prompted::PromptUse;
 use crate::openai::usage::Usage;
 use crate::routing::RoutingDecision;
 use crate::tenants::VirtualKey;
@@ -28,6 +31,14 @@ pub struct RequestRecord {
     pub tenant: Option<Arc<VirtualKey>>,
     /// Why the targets were tried in this order (policies, skipped breakers).
     pub decision: Option<RoutingDecision>,
+    /// The prompt release the request rendered, if its route binds one.
+    pub prompt: Option<PromptUse>,
+    /// The client's body, kept (without a copy) when traces are shipped.
+    pub request_body: Option<Bytes>,
+    /// The body sent to the client, kept when the snapshot allows payloads in traces.
+    pub response_body: Option<Bytes>,
+    /// Whether the snapshot the request ran on allows payloads in traces.
+    pub capture_payloads: bool,
 }
 
 impl RequestRecord {
@@ -49,6 +60,10 @@ impl RequestRecord {
             client_disconnected: false,
             tenant: None,
             decision: None,
+            prompt: None,
+            request_body: None,
+            response_body: None,
+            capture_payloads: false,
         }
     }
 }

@@ -11,10 +11,12 @@ pub const TRACE_ID: HeaderName = HeaderName::from_static("x-promptgate-trace-id"
 pub const ROUTE: HeaderName = HeaderName::from_static("x-promptgate-route");
 pub const COST: HeaderName = HeaderName::from_static("x-promptgate-cost-usd");
 pub const DECISION: HeaderName = HeaderName::from_static("x-promptgate-decision");
+pub const PROMPT_VERSION: HeaderName = HeaderName::from_static("x-promptgate-prompt-version");
+pub const VARIANT: HeaderName = HeaderName::from_static("x-promptgate-variant");
 
 /// Headers every response carries: the trace id and, once known, the route.
 pub fn gateway_headers(rec: &RequestRecord) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = Vec::with_capacity(6);
+    let mut headers = Vec::with_capacity(8);
     if let Ok(v) = HeaderValue::from_str(&rec.trace_id) {
         headers.push((TRACE_ID, v));
     }
@@ -27,6 +29,10 @@ pub fn gateway_headers(rec: &RequestRecord) -> Vec<(HeaderName, HeaderValue)> {
         if let Ok(v) = HeaderValue::from_str(&decision.header_value()) {
             headers.push((DECISION, v));
         }
+    }
+    if let Some(prompt) = &rec.prompt {
+        headers.push((PROMPT_VERSION, HeaderValue::from(prompt.used.version)));
+        headers.push((VARIANT, HeaderValue::from_static(prompt.variant())));
     }
     headers
 }

@@ -169,6 +169,8 @@ pub struct RenderedMessage {
 pub struct CompiledPrompt {
     env: minijinja::Environment<'static>,
     template: PromptTemplate,
+    /// The variables the body refers to, sorted.
+    used: Vec<String>,
 }
 
 impl std::fmt::Debug for CompiledPrompt {
@@ -223,6 +225,7 @@ impl PromptTemplate {
         Ok(CompiledPrompt {
             env,
             template: self.clone(),
+            used,
         })
     }
 }
@@ -265,9 +268,20 @@ impl CompiledPrompt {
             message: e.to_string(),
             variable: None,
         })?;
-        let content = template.render(&context).map_err(|e| RenderError {
-            message: format!("prompt template: {e}"),
-            variable: None,
+        let content = template.render(&context).map_err(|e| {
+            // An optional variable left out but printed: name it.
+            if e.kind() == minijinja::ErrorKind::UndefinedError {
+                if let Some(name) = self.used.iter().find(|n| !context.contains_key(*n)) {
+                    return RenderError::of(
+                        name,
+                        format!("variable `{name}` is used by the prompt but was not sent"),
+                    );
+                }
+            }
+            RenderError {
+                message: format!("prompt template: {e}"),
+                variable: None,
+            }
         })?;
         Ok(RenderedMessage {
             role: self.template.role,
@@ -343,7 +357,8 @@ mod tests {
             "variables": {"a": {"type": "string", "required": false}}}))
         .compile()
         .unwrap();
-        assert!(t.render(&Map::new()).is_err());
+        let err = t.render(&Map::new()).unwrap_err();
+        assert_eq!(err.variable.as_deref(), Some("a"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! scripts, and a gateway built from YAML.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod control_plane;
 pub mod process;
 
 use std::convert::Infallible;
@@ -285,6 +286,7 @@ pub async fn call_full(
         authorization: key.map(|k| http::HeaderValue::from_str(&format!("Bearer {k}")).unwrap()),
         policy_header: headers.get(POLICY_HEADER).cloned(),
         provider_key: headers.get(PROVIDER_KEY_HEADER).cloned(),
+        subject_header: headers.get("x-promptgate-subject").cloned(),
     };
     let rec = handle(gw, request, &mut down).await;
     (down, rec)
