@@ -39,15 +39,24 @@ fn config_with_route(name: &str) -> String {
 /// A gateway with no config yet, as a managed gateway starts without a persisted snapshot.
 fn unconfigured_gateway() -> Arc<Gateway> {
     let clients = ClientFactory::new();
-    let empty = compile(parse_yaml("providers: {}").unwrap(), String::new(), &clients, |_| None)
-        .unwrap();
+    let empty = compile(
+        parse_yaml("providers: {}").unwrap(),
+        String::new(),
+        &clients,
+        |_| None,
+    )
+    .unwrap();
     let gw = Gateway::new(empty, clients).unwrap();
     gw.set_configured(false);
     Arc::new(gw)
 }
 
 /// Starts the watcher on `gw`; dropping the returned sender stops it.
-fn watch_snapshots(gw: &Arc<Gateway>, cp: &FakeControlPlane, state_dir: &Path) -> watch::Sender<bool> {
+fn watch_snapshots(
+    gw: &Arc<Gateway>,
+    cp: &FakeControlPlane,
+    state_dir: &Path,
+) -> watch::Sender<bool> {
     let control = Arc::new(ControlPlane::new(&cp.url(), GATEWAY_KEY, &gw.clients).unwrap());
     let watcher = SnapshotWatcher {
         gateway: gw.clone(),
@@ -115,8 +124,14 @@ async fn picks_up_a_change_within_two_seconds_and_persists_it() {
     assert!(published.elapsed() < Duration::from_secs(2));
     assert!(gw.snapshot().has_route("chat2"));
     let text = metrics(&gw);
-    assert!(text.contains("promptgate_config_version{version=\"v2\"} 1"), "{text}");
-    assert!(text.contains("promptgate_control_plane_connected 1"), "{text}");
+    assert!(
+        text.contains("promptgate_config_version{version=\"v2\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("promptgate_control_plane_connected 1"),
+        "{text}"
+    );
     let saved = std::fs::read_to_string(dir.path().join("snapshot-p-prod.json")).unwrap();
     let saved: promptgate::managed::ManagedSnapshot = serde_json::from_str(&saved).unwrap();
     assert_eq!(saved.version, "v2");
@@ -134,13 +149,26 @@ async fn invalid_snapshot_is_rejected_and_the_previous_one_keeps_serving() {
     assert!(until(Duration::from_secs(3), || gw.snapshot().version == "v1").await);
     let unbound = format!("{CONFIG}    prompt: {{ name: missing }}\n");
     cp.publish(snapshot("v2", &unbound));
-    let rejected = || metrics(&gw).contains("promptgate_config_reloads_total{result=\"rejected\"} 1");
-    assert!(until(Duration::from_secs(3), rejected).await, "{}", metrics(&gw));
+    let rejected =
+        || metrics(&gw).contains("promptgate_config_reloads_total{result=\"rejected\"} 1");
+    assert!(
+        until(Duration::from_secs(3), rejected).await,
+        "{}",
+        metrics(&gw)
+    );
     assert_eq!(gw.snapshot().version, "v1");
-    let (down, _) = call(&gw, Endpoint::ChatCompletions, r#"{"model":"chat","messages":[]}"#).await;
+    let (down, _) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        r#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await;
     assert_eq!(status(&down), 200);
     let saved = std::fs::read_to_string(dir.path().join("snapshot-p-prod.json")).unwrap();
-    assert!(saved.contains("\"v1\""), "the rejected snapshot is not persisted");
+    assert!(
+        saved.contains("\"v1\""),
+        "the rejected snapshot is not persisted"
+    );
     cp.publish(snapshot("v3", &config_with_route("chat3")));
     assert!(until(Duration::from_secs(2), || gw.snapshot().version == "v3").await);
 }
@@ -164,9 +192,19 @@ async fn ships_traces_with_prompt_and_usage_fields() {
     assert!(until(Duration::from_secs(3), || gw.is_ready()).await);
     let body = r#"{"model":"chat","temperature":0.3,"messages":[{"role":"user","content":"mail a@b.io"}],"variables":{"who":"Ada"}}"#;
     let (down, rec) = call(&gw, Endpoint::ChatCompletions, body).await;
-    assert_eq!(status(&down), 200, "{}", String::from_utf8_lossy(&down.body()));
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
     gw.finish(rec);
-    let (down, rec) = call(&gw, Endpoint::ChatCompletions, r#"{"model":"chat","messages":[]}"#).await;
+    let (down, rec) = call(
+        &gw,
+        Endpoint::ChatCompletions,
+        r#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await;
     assert_eq!(status(&down), 400);
     gw.finish(rec);
     assert!(until(Duration::from_secs(3), || cp.traces().len() == 2).await);
@@ -185,7 +223,10 @@ async fn ships_traces_with_prompt_and_usage_fields() {
     assert!(ok.latency_ms > 0.0);
     assert_eq!(ok.decoding.as_ref().unwrap()["temperature"], 0.3);
     let request = ok.request.as_ref().unwrap().to_string();
-    assert!(request.contains("[REDACTED_EMAIL]") && !request.contains("a@b.io"), "{request}");
+    assert!(
+        request.contains("[REDACTED_EMAIL]") && !request.contains("a@b.io"),
+        "{request}"
+    );
     assert!(ok.response.is_some());
     let failed = &traces[1];
     assert_eq!(failed.status, TraceStatus::Error);
@@ -206,12 +247,20 @@ async fn full_queue_drops_with_a_counter_while_the_control_plane_is_down_and_req
     let mut slowest = Duration::ZERO;
     for _ in 0..requests {
         let started = Instant::now();
-        let (down, rec) = call(&gw, Endpoint::ChatCompletions, r#"{"model":"chat","messages":[]}"#).await;
+        let (down, rec) = call(
+            &gw,
+            Endpoint::ChatCompletions,
+            r#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .await;
         gw.finish(rec);
         slowest = slowest.max(started.elapsed());
         assert_eq!(status(&down), 200);
     }
-    assert!(slowest < Duration::from_millis(500), "slowest request {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(500),
+        "slowest request {slowest:?}"
+    );
     // One batch is in the shipper's hands and `queue` wait; the rest were dropped at once.
     let dropped = gw.metrics.traces_dropped.get() as usize;
     assert!(dropped >= requests - MAX_BATCH - queue, "{dropped}");
@@ -219,7 +268,11 @@ async fn full_queue_drops_with_a_counter_while_the_control_plane_is_down_and_req
     assert!(metrics(&gw).contains("promptgate_traces_dropped_total"));
     // Once the retries give up, the batch in hand is dropped too.
     let all_dropped = || gw.metrics.traces_dropped.get() as usize >= requests - queue;
-    assert!(until(Duration::from_secs(10), all_dropped).await, "{}", gw.metrics.traces_dropped.get());
+    assert!(
+        until(Duration::from_secs(10), all_dropped).await,
+        "{}",
+        gw.metrics.traces_dropped.get()
+    );
     assert!(cp.traces().is_empty());
 }
 
@@ -228,13 +281,23 @@ fn spawn_managed(cp_url: &str, state_dir: &Path) -> GatewayProcess {
     let admin = free_port();
     let sock = std::env::temp_dir().join(format!("promptgate-managed-test-{port}.sock"));
     let child = Command::new(env!("CARGO_BIN_EXE_promptgate"))
-        .args(["--control-plane", cp_url, "--project", "p", "--environment", "prod"])
+        .args([
+            "--control-plane",
+            cp_url,
+            "--project",
+            "p",
+            "--environment",
+            "prod",
+        ])
         .arg("--state-dir")
         .arg(state_dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
         .args(["--upgrade-sock", sock.to_str().unwrap()])
-        .args(["--pid-file", &format!("/tmp/promptgate-managed-test-{port}.pid")])
+        .args([
+            "--pid-file",
+            &format!("/tmp/promptgate-managed-test-{port}.pid"),
+        ])
         .env("PROMPTGATE_CONTROL_PLANE_KEY", GATEWAY_KEY)
         .env_remove("PROMPTGATE_CONFIG")
         .env("RUST_LOG", "warn")
@@ -246,7 +309,9 @@ fn spawn_managed(cp_url: &str, state_dir: &Path) -> GatewayProcess {
 }
 
 async fn readyz(gw: &GatewayProcess) -> (u16, String) {
-    http(gw.admin, "GET", "/readyz", "").await.unwrap_or((0, String::new()))
+    http(gw.admin, "GET", "/readyz", "")
+        .await
+        .unwrap_or((0, String::new()))
 }
 
 #[tokio::test]
@@ -265,12 +330,17 @@ async fn binary_persists_ships_traces_and_restarts_from_disk_with_the_control_pl
     let (code, body) = readyz(&first).await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"config_version\":\"v1\""), "{body}");
-    let (code, response) = http(first.port, "POST", "/v1/chat/completions", chat).await.unwrap();
+    let (code, response) = http(first.port, "POST", "/v1/chat/completions", chat)
+        .await
+        .unwrap();
     assert_eq!(code, 200, "{response}");
     assert!(until(Duration::from_secs(5), || !cp.traces().is_empty()).await);
     assert_eq!(cp.traces()[0].route, "chat");
     let (_, text) = http(first.admin, "GET", "/metrics", "").await.unwrap();
-    assert!(text.contains("promptgate_control_plane_connected 1"), "{text}");
+    assert!(
+        text.contains("promptgate_control_plane_connected 1"),
+        "{text}"
+    );
     first.child.kill().unwrap();
     first.child.wait().unwrap();
 
@@ -281,11 +351,16 @@ async fn binary_persists_ships_traces_and_restarts_from_disk_with_the_control_pl
     let (code, body) = readyz(&second).await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"config_version\":\"v1\""), "{body}");
-    let (code, response) = http(second.port, "POST", "/v1/chat/completions", chat).await.unwrap();
+    let (code, response) = http(second.port, "POST", "/v1/chat/completions", chat)
+        .await
+        .unwrap();
     assert_eq!(code, 200, "{response}");
     assert!(response.contains("pong"), "{response}");
     let (_, text) = http(second.admin, "GET", "/metrics", "").await.unwrap();
-    assert!(text.contains("promptgate_control_plane_connected 0"), "{text}");
+    assert!(
+        text.contains("promptgate_control_plane_connected 0"),
+        "{text}"
+    );
     drop(second);
 
     // Nothing persisted and the control plane down: alive but not ready.
@@ -298,7 +373,12 @@ async fn binary_persists_ships_traces_and_restarts_from_disk_with_the_control_pl
 #[test]
 fn config_and_control_plane_are_exclusive() {
     let out = Command::new(env!("CARGO_BIN_EXE_promptgate"))
-        .args(["--config", "x.yaml", "--control-plane", "http://127.0.0.1:1"])
+        .args([
+            "--config",
+            "x.yaml",
+            "--control-plane",
+            "http://127.0.0.1:1",
+        ])
         .args(["--project", "p", "--environment", "prod"])
         .env_remove("PROMPTGATE_CONFIG")
         .output()
@@ -306,7 +386,14 @@ fn config_and_control_plane_are_exclusive() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
     let out = Command::new(env!("CARGO_BIN_EXE_promptgate"))
-        .args(["--control-plane", "http://127.0.0.1:1", "--project", "p", "--environment", "prod"])
+        .args([
+            "--control-plane",
+            "http://127.0.0.1:1",
+            "--project",
+            "p",
+            "--environment",
+            "prod",
+        ])
         .env_remove("PROMPTGATE_CONFIG")
         .env_remove("PROMPTGATE_CONTROL_PLANE_KEY")
         .output()

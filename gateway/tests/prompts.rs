@@ -79,7 +79,12 @@ async fn prefix_renders_variables_and_drops_them_from_the_upstream_body() {
     let body = json!({"model": "support", "messages": [{"role": "user", "content": "hi"}],
                       "variables": {"customer": "Ada", "tier": 2}, "temperature": 0.1});
     let (down, _) = chat(&gw, body, HeaderMap::new()).await;
-    assert_eq!(status(&down), 200, "{}", String::from_utf8_lossy(&down.body()));
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
     assert_eq!(down.header("x-promptgate-prompt-version"), Some("3"));
     assert_eq!(down.header("x-promptgate-variant"), Some("stable"));
     let sent = up.requests()[0].json();
@@ -115,7 +120,10 @@ async fn bad_variables_are_400s_naming_the_variable_and_never_reach_the_upstream
     let cases = [
         (json!({"tier": 1}), "variables.customer"),
         (json!({"customer": "Ada", "tier": "two"}), "variables.tier"),
-        (json!({"customer": "Ada", "tier": 1, "extra": 1}), "variables.extra"),
+        (
+            json!({"customer": "Ada", "tier": 1, "extra": 1}),
+            "variables.extra",
+        ),
     ];
     for (variables, param) in cases {
         let body = json!({"model": "support", "messages": [], "variables": variables});
@@ -181,7 +189,10 @@ async fn canary_takes_its_share_and_sticks_to_the_subject() {
                           "variables": {"customer": "Ada", "tier": 1}});
         let (down, _) = chat(&gw, body, HeaderMap::new()).await;
         let variant = down.header("x-promptgate-variant").unwrap().to_owned();
-        let version = down.header("x-promptgate-prompt-version").unwrap().to_owned();
+        let version = down
+            .header("x-promptgate-prompt-version")
+            .unwrap()
+            .to_owned();
         assert_eq!(version, if variant == "canary" { "4" } else { "3" });
         canary += usize::from(variant == "canary");
     }
@@ -227,7 +238,12 @@ async fn generate_renders_the_bound_prompt() {
     let mut down = BufferedDownstream::default();
     let body = json!({"model": "support", "variables": {"customer": "Bo", "tier": 1}});
     handle(&gw, generate(body), &mut down).await;
-    assert_eq!(status(&down), 200, "{}", String::from_utf8_lossy(&down.body()));
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
     assert_eq!(down.header("x-promptgate-prompt-version"), Some("3"));
     let sent = up.requests()[0].json();
     assert_eq!(
@@ -252,7 +268,10 @@ fn config_errors_name_the_prompt_and_label() {
     let clients = promptgate::upstream::client::ClientFactory::new();
     let base = "providers:\n  m: { type: mock }\nroutes:\n  - model: r\n    targets: [ { provider: m } ]\n";
     let cases = [
-        ("    prompt: { name: p, label: prod }\n", "prompt `p` has no release for label `prod`"),
+        (
+            "    prompt: { name: p, label: prod }\n",
+            "prompt `p` has no release for label `prod`",
+        ),
         ("    prompt: { name: p }\n", "needs a `label`"),
     ];
     for (binding, needle) in cases {
@@ -270,5 +289,8 @@ fn config_errors_name_the_prompt_and_label() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("prompts.p.prod") && err.contains("`x`"), "{err}");
+    assert!(
+        err.contains("prompts.p.prod") && err.contains("`x`"),
+        "{err}"
+    );
 }

@@ -83,7 +83,11 @@ pub fn bind(
     Ok(by_route)
 }
 
-fn compile_release(name: &str, label: &str, release: &PromptRelease) -> Result<BoundPrompt, String> {
+fn compile_release(
+    name: &str,
+    label: &str,
+    release: &PromptRelease,
+) -> Result<BoundPrompt, String> {
     if let Some(canary) = release.canary.as_ref().filter(|c| c.percent > 100) {
         return Err(format!(
             "canary percent must be 0..=100, got {}",

@@ -30,7 +30,10 @@ pub enum SnapshotReply {
     Changed(Box<ManagedSnapshot>),
     NotModified,
     /// The control plane answered but refused (bad key, unknown environment, ...).
-    Refused { status: StatusCode, message: String },
+    Refused {
+        status: StatusCode,
+        message: String,
+    },
 }
 
 /// What a trace batch POST answered.
@@ -38,7 +41,10 @@ pub enum SnapshotReply {
 pub enum PostReply {
     Accepted,
     /// Retrying cannot help (4xx other than 408/429): the batch is dropped.
-    Rejected { status: StatusCode, message: String },
+    Rejected {
+        status: StatusCode,
+        message: String,
+    },
 }
 
 impl ControlPlane {
@@ -128,7 +134,12 @@ impl ControlPlane {
         Ok(PostReply::Rejected { status, message })
     }
 
-    fn request(&self, method: Method, uri: &str, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
+    fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, String> {
         Request::builder()
             .method(method)
             .uri(uri)

@@ -23,11 +23,15 @@ fn patterns() -> Option<&'static Patterns> {
                 bearer: Regex::new(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+").ok()?,
                 api_key: Regex::new(r"\b(?:sk|pk|rk|pg|api|key|tok)[-_][A-Za-z0-9_-]{12,}").ok()?,
                 long_token: Regex::new(r"\b[A-Za-z0-9_\-+/]{40,}={0,2}").ok()?,
-                email: Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-                    .ok()?,
+                email: Regex::new(
+                    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+                )
+                .ok()?,
                 card: Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").ok()?,
-                phone: Regex::new(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}")
-                    .ok()?,
+                phone: Regex::new(
+                    r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}",
+                )
+                .ok()?,
             })
         })
         .as_ref()
@@ -96,7 +100,10 @@ mod tests {
             ("card 4111-1111-1111-1111", "1111"),
             ("Authorization: Bearer abc.def-ghi", "abc.def"),
             ("key sk-proj-abcdefghijklmnop1234", "abcdefghijklmnop"),
-            ("token ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn", "ABCDEFGH"),
+            (
+                "token ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn",
+                "ABCDEFGH",
+            ),
         ];
         for (text, secret) in cases {
             let out = redact_text(text);
@@ -113,7 +120,8 @@ mod tests {
 
     #[test]
     fn redacts_json_strings_only() {
-        let body = br#"{"messages":[{"role":"user","content":"I am bob@example.com"}],"max_tokens":5}"#;
+        let body =
+            br#"{"messages":[{"role":"user","content":"I am bob@example.com"}],"max_tokens":5}"#;
         let value = redact_payload(body);
         assert_eq!(value["messages"][0]["content"], "I am [REDACTED_EMAIL]");
         assert_eq!(value["max_tokens"], 5);

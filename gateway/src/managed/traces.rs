@@ -307,7 +307,10 @@ mod tests {
         let (sink, _rx) = TraceSink::channel(2);
         let dropped = IntCounter::new("d", "d").unwrap();
         for _ in 0..5 {
-            sink.offer(RequestRecord::new(Instant::now(), "t".into(), "chat"), &dropped);
+            sink.offer(
+                RequestRecord::new(Instant::now(), "t".into(), "chat"),
+                &dropped,
+            );
         }
         assert_eq!(dropped.get(), 3);
     }

@@ -160,7 +160,10 @@ policies:
         let bound = format!("{CONFIG}  - model: support\n    targets: [{{provider: mock}}]\n    prompt: {{name: support}}\n");
         let mut s = snapshot(&bound, &[]);
         let err = validate(&s).unwrap_err();
-        assert!(err.contains("prompt `support`") && err.contains("`prod`"), "{err}");
+        assert!(
+            err.contains("prompt `support`") && err.contains("`prod`"),
+            "{err}"
+        );
         s.prompts
             .entry("support".into())
             .or_default()
@@ -173,6 +176,9 @@ policies:
             .insert("prod".into(), release("hi"));
         validate(&s).unwrap();
         let raw = raw_config(&s).unwrap();
-        assert_eq!(raw.routes[1].prompt.as_ref().unwrap().label.as_deref(), Some("prod"));
+        assert_eq!(
+            raw.routes[1].prompt.as_ref().unwrap().label.as_deref(),
+            Some("prod")
+        );
     }
 }

@@ -122,7 +122,10 @@ impl SnapshotWatcher {
                         tracing::info!(version = %snapshot.version, "snapshot applied");
                     }
                     Err(e) => {
-                        metrics.config_reloads.with_label_values(&["rejected"]).inc();
+                        metrics
+                            .config_reloads
+                            .with_label_values(&["rejected"])
+                            .inc();
                         tracing::error!(version = %snapshot.version, error = %e, "snapshot rejected; still serving the previous one");
                     }
                 }
@@ -136,9 +139,9 @@ impl SnapshotWatcher {
                 }
                 Ok(())
             }
-            SnapshotReply::Refused { status, message } => {
-                Err(format!("control plane refused the snapshot ({status}): {message}"))
-            }
+            SnapshotReply::Refused { status, message } => Err(format!(
+                "control plane refused the snapshot ({status}): {message}"
+            )),
         }
     }
 }

@@ -54,10 +54,7 @@ pub fn apply(
         .as_deref()
         .or_else(|| subject_header.and_then(|v| v.to_str().ok()));
     let (version, used) = bound.choose(subject);
-    let rendered = version
-        .prompt
-        .render(&variables)
-        .map_err(render_error)?;
+    let rendered = version.prompt.render(&variables).map_err(render_error)?;
     let first = serde_json::json!({"role": rendered.role.as_str(), "content": rendered.content});
     let mut messages = String::with_capacity(256);
     messages.push('[');

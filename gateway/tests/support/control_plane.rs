@@ -150,7 +150,10 @@ async fn serve(
     match path.as_str() {
         "/api/v1/gateway/snapshot" => {
             state.snapshot_requests.fetch_add(1, Ordering::SeqCst);
-            assert!(query.contains("project=p") && query.contains("environment=prod"), "{query}");
+            assert!(
+                query.contains("project=p") && query.contains("environment=prod"),
+                "{query}"
+            );
             let wait: u64 = query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("wait="))
@@ -161,7 +164,8 @@ async fn serve(
             let mut snapshot = current(state);
             if snapshot.is_some() && snapshot.as_ref().map(|s| &s.version) == known.as_ref() {
                 let waited =
-                    tokio::time::timeout(Duration::from_secs(wait.min(60)), changed.changed()).await;
+                    tokio::time::timeout(Duration::from_secs(wait.min(60)), changed.changed())
+                        .await;
                 if waited.is_err() {
                     return reply(304, "");
                 }
