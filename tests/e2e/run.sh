@@ -9,6 +9,7 @@
 # Usage: bash tests/e2e/run.sh [extra pytest args]
 #   PROMPTGATE_BIN=/path/to/promptgate   use this binary instead of building one
 #   MOCK_UPSTREAM_BIN=/path/to/mock-upstream   likewise for the fake upstream
+#   PROMPTCTL_BIN=/path/to/promptctl     likewise for the control plane (lifecycle tests)
 #   CARGO_TARGET_DIR                     default /var/tmp/promptgate-target
 #   E2E_SKIP_INSTALL=1                   reuse .venv and node_modules as they are
 # Exit code: 0 only when both runners ran tests and none failed.
@@ -50,7 +51,14 @@ if [[ -z "${MOCK_UPSTREAM_BIN:-}" ]]; then
   (cd "$ROOT" && cargo build -p mock-upstream)
   MOCK_UPSTREAM_BIN="$CARGO_TARGET_DIR/debug/mock-upstream"
 fi
-for bin in "$PROMPTGATE_BIN" "$MOCK_UPSTREAM_BIN"; do
+if [[ -z "${PROMPTCTL_BIN:-}" ]]; then
+  log "cargo build -p control-plane (promptctl)"
+  (cd "$ROOT" && cargo build -p control-plane)
+  PROMPTCTL_BIN="$CARGO_TARGET_DIR/debug/promptctl"
+fi
+# The lifecycle tests start their own control plane and managed gateway from these.
+export PROMPTGATE_BIN PROMPTCTL_BIN
+for bin in "$PROMPTGATE_BIN" "$MOCK_UPSTREAM_BIN" "$PROMPTCTL_BIN"; do
   [[ -x "$bin" ]] || { log "missing binary: $bin"; exit 1; }
 done
 

@@ -11,6 +11,7 @@ pub mod audit;
 mod config;
 mod context;
 mod deploy;
+mod environments;
 mod http;
 mod keys;
 mod login;
@@ -103,6 +104,16 @@ pub enum Command {
         #[arg(long = "env")]
         environment: String,
     },
+    /// Gateway config of the project's environments.
+    Env {
+        #[command(subcommand)]
+        command: environments::EnvCommand,
+    },
+    /// Routing policy documents of the project.
+    Policies {
+        #[command(subcommand)]
+        command: environments::PoliciesCommand,
+    },
     /// API keys of the project.
     Keys {
         #[command(subcommand)]
@@ -143,6 +154,8 @@ pub async fn run(args: ClientArgs, command: Command) -> CliResult<ExitCode> {
         Command::Rollback { name, environment } => {
             deploy::rollback(&ctx()?, &name, &environment).await
         }
+        Command::Env { command } => environments::env(&ctx()?, command).await,
+        Command::Policies { command } => environments::policies(&ctx()?, command).await,
         Command::Keys { command } => keys::run(&ctx()?, command).await,
         Command::Traces { command } => traces::run(&ctx()?, command).await,
         Command::Users { command } => people::users(&ctx()?, command).await,
