@@ -233,7 +233,13 @@ async fn ships_traces_with_prompt_and_usage_fields() {
     assert_eq!(failed.http_status, 400);
     assert!(failed.error.is_some());
     assert_eq!(cp.batches()[0], ("p".into(), "prod".into(), "gw-1".into()));
-    assert!(metrics(&gw).contains("promptgate_traces_shipped_total 2"));
+    // The fake records the batch before it answers; the counter moves on the answer.
+    let shipped = || metrics(&gw).contains("promptgate_traces_shipped_total 2");
+    assert!(
+        until(Duration::from_secs(3), shipped).await,
+        "{}",
+        metrics(&gw)
+    );
 }
 
 #[tokio::test]
