@@ -294,3 +294,58 @@ fn config_errors_name_the_prompt_and_label() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn environment_values_fill_variables_the_request_leaves_out() {
+    let up = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
+    let yaml = config(&up, 0).replace(
+        "    prompt: { name: support, label: prod }\n",
+        "    prompt: { name: support, label: prod, variables: { tier: 9, note: staging } }\n",
+    );
+    let gw = gateway(&yaml);
+    let body = json!({"model": "support", "messages": [{"role": "user", "content": "hi"}],
+                      "variables": {"customer": "Ada"}});
+    let (down, _) = chat(&gw, body, HeaderMap::new()).await;
+    assert_eq!(
+        status(&down),
+        200,
+        "{}",
+        String::from_utf8_lossy(&down.body())
+    );
+    let sent = up.requests()[0].json();
+    assert_eq!(sent["messages"][0]["content"], "You help Ada (9). staging");
+    // The request's own value wins over the environment's.
+    let body = json!({"model": "support", "messages": [{"role": "user", "content": "hi"}],
+                      "variables": {"customer": "Bo", "tier": 1}});
+    let (down, _) = chat(&gw, body, HeaderMap::new()).await;
+    assert_eq!(status(&down), 200);
+    assert_eq!(
+        up.requests()[1].json()["messages"][0]["content"],
+        "You help Bo (1). staging"
+    );
+}
+
+#[test]
+fn environment_values_must_be_declared_and_typed() {
+    let clients = promptgate::upstream::client::ClientFactory::new();
+    let prompts = "prompts:\n  p:\n    prod:\n      version: 1\n      template: { body: '{{ x }}', variables: { x: integer } }\n";
+    let base = "providers:\n  m: { type: mock }\nroutes:\n  - model: r\n    targets: [ { provider: m } ]\n";
+    for (values, needle) in [
+        ("{ y: 1 }", "declares no variable `y`"),
+        ("{ x: 'one' }", "`variables.x` must be an integer"),
+    ] {
+        let yaml =
+            format!("{base}    prompt: {{ name: p, label: prod, variables: {values} }}\n{prompts}");
+        let err = promptgate::config::load::load_str("t.yaml", &yaml, &clients)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(needle) && err.contains("routes[0] (r)"),
+            "{err}"
+        );
+    }
+    let ok =
+        format!("{base}    prompt: {{ name: p, label: prod, variables: {{ x: 2 }} }}\n{prompts}");
+    assert!(promptgate::config::load::load_str("t.yaml", &ok, &clients).is_ok());
+}

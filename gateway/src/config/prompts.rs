@@ -13,6 +13,9 @@ pub struct BoundPrompt {
     pub label: String,
     pub stable: CompiledVersion,
     pub canary: Option<(u8, CompiledVersion)>,
+    /// The route's environment values for variables the request leaves out (empty for most
+    /// routes: then nothing is merged).
+    pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -78,9 +81,54 @@ pub fn bind(
                     route.model, binding.name
                 )
             })?;
-        by_route.insert(route.model.clone(), bound.clone());
+        let bound = if binding.variables.is_empty() {
+            bound.clone()
+        } else {
+            let release = releases
+                .get(&binding.name)
+                .and_then(|labels| labels.get(label))
+                .ok_or_else(|| format!("prompts.{}.{label}: missing", binding.name))?;
+            let mut own = compile_release(&binding.name, label, release)?;
+            check_overrides(&own, &binding.variables).map_err(|e| {
+                format!(
+                    "routes[{i}] ({}): prompt `{}`: {e}",
+                    route.model, binding.name
+                )
+            })?;
+            own.variables = binding.variables.clone();
+            Arc::new(own)
+        };
+        by_route.insert(route.model.clone(), bound);
     }
     Ok(by_route)
+}
+
+/// Every environment value must be declared, with the declared type, by each version the
+/// route may render (stable and canary).
+fn check_overrides(
+    bound: &BoundPrompt,
+    values: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let versions = std::iter::once(&bound.stable).chain(bound.canary.as_ref().map(|(_, c)| c));
+    for version in versions {
+        let declared = &version.prompt.template().variables;
+        for (name, value) in values {
+            let spec = declared.get(name).ok_or_else(|| {
+                format!(
+                    "`variables.{name}`: version {} declares no variable `{name}`",
+                    version.version
+                )
+            })?;
+            if !spec.kind().accepts(value) {
+                return Err(format!(
+                    "`variables.{name}` must be {} (version {})",
+                    spec.kind().name(),
+                    version.version
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn compile_release(
@@ -119,5 +167,6 @@ fn compile_release(
         label: label.to_owned(),
         stable,
         canary,
+        variables: serde_json::Map::new(),
     })
 }

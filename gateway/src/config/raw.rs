@@ -56,6 +56,10 @@ pub struct RawPromptBinding {
     /// Defaults to the managed gateway's environment; required with `--config`.
     #[serde(default)]
     pub label: Option<String>,
+    /// This environment's values for declared variables: used when a request does not send
+    /// them (they override the template's defaults here; a request's own value wins).
+    #[serde(default)]
+    pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

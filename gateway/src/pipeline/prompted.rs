@@ -48,7 +48,12 @@ pub fn apply(
             bound.name
         )));
     }
-    let variables: Map<String, Value> = doc.get("variables")?.unwrap_or_default();
+    let mut variables: Map<String, Value> = doc.get("variables")?.unwrap_or_default();
+    for (name, value) in &bound.variables {
+        if !variables.contains_key(name) {
+            variables.insert(name.clone(), value.clone());
+        }
+    }
     let user: Option<String> = doc.get("user").ok().flatten();
     let subject = user
         .as_deref()

@@ -92,7 +92,7 @@ pub enum VariableType {
 }
 
 impl VariableType {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             VariableType::String => "a string",
             VariableType::Number => "a number",
@@ -104,7 +104,7 @@ impl VariableType {
         }
     }
 
-    fn accepts(self, value: &Value) -> bool {
+    pub fn accepts(self, value: &Value) -> bool {
         match self {
             VariableType::String => value.is_string(),
             VariableType::Number => value.is_number(),
