@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::json;
 use support::deploy::{configure, deploy, snapshot, CONFIG};
-use support::fixtures::{approved_version, new_prompt, new_version, team};
+use support::fixtures::{approved_version, new_prompt, new_version, submit_and_approve, team};
 use support::{assert_error_shape, Api, TestDb};
 
 on_both_backends!(
@@ -429,22 +429,7 @@ async fn versions_carry_role_and_mode_and_are_compiled(db: &TestDb) {
     // And they reach the snapshot.
     configure(&api, &t, "dev", CONFIG).await;
     let id = v["id"].as_i64().unwrap();
-    api.ok(
-        "POST",
-        &format!("/api/v1/prompt_versions/{id}/submit_for_approval"),
-        &t.editor,
-        None,
-        200,
-    )
-    .await;
-    api.ok(
-        "POST",
-        &format!("/api/v1/prompt_versions/{id}/approve"),
-        &t.admin,
-        Some(json!({})),
-        200,
-    )
-    .await;
+    submit_and_approve(&api, &t, id).await;
     assert_eq!(deploy(&api, &t, id, "dev", None).await.0, 201);
     let (_, _, snap) = snapshot(&api, &t.viewer, "tmpl", "dev", None, 0).await;
     let template = &snap["prompts"]["p"]["dev"]["template"];

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use support::fixtures::{new_prompt, new_version, team};
+use support::fixtures::{new_prompt, new_version, submit_and_approve, team};
 use support::{assert_error_shape, Api, TestDb};
 
 on_both_backends!(lifecycle_happy_path);
@@ -92,22 +92,7 @@ async fn lifecycle_happy_path(db: &TestDb) {
     );
     assert!(diff.contains("--- v1") && diff.contains("+++ v2"), "{diff}");
 
-    api.ok(
-        "POST",
-        &format!("/api/v1/prompt_versions/{v2_id}/submit_for_approval"),
-        &t.editor,
-        None,
-        200,
-    )
-    .await;
-    api.ok(
-        "POST",
-        &format!("/api/v1/prompt_versions/{v2_id}/approve"),
-        &t.admin,
-        Some(json!({})),
-        200,
-    )
-    .await;
+    submit_and_approve(&api, &t, v2_id).await;
     api.ok(
         "PUT",
         &format!("/api/v1/prompts/{prompt}/labels/prod"),

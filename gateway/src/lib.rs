@@ -8,6 +8,7 @@
 pub mod accounting;
 pub mod admin;
 pub mod byok;
+pub mod civil_time;
 pub mod config;
 pub mod error;
 pub mod managed;

@@ -57,8 +57,8 @@ struct Cli {
     #[arg(long, default_value = ".promptgate-state")]
     state_dir: PathBuf,
     /// Managed mode: trace records queued for shipping before new ones are dropped.
-    #[arg(long, default_value_t = 10_000)]
-    trace_queue: usize,
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    trace_queue: u32,
     /// Address for the OpenAI-compatible API.
     #[arg(long, env = "PROMPTGATE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
@@ -250,7 +250,7 @@ fn managed_setup(cli: &Cli, clients: &ClientFactory) -> anyhow::Result<Option<Ma
             state_dir: cli.state_dir.clone(),
             wait: SNAPSHOT_WAIT,
         },
-        trace_queue: cli.trace_queue,
+        trace_queue: cli.trace_queue as usize,
     }))
 }
 

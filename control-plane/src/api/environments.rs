@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::deploy_models::{DataList, EnvironmentConfig, PutEnvironmentConfig};
+use super::projects::ensure_project;
 use super::State;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
@@ -25,16 +26,6 @@ pub fn check_yaml_size(yaml: &str) -> ApiResult<()> {
             Some("yaml"),
         ));
     }
-    Ok(())
-}
-
-/// 404 unless the project exists (org admins pass `authorize` for any id).
-pub async fn ensure_project(state: &State, project_id: i64) -> ApiResult<()> {
-    sqlx::query("SELECT id FROM projects WHERE id = $1")
-        .bind(project_id)
-        .fetch_optional(&state.store.pool)
-        .await?
-        .ok_or_else(|| ApiError::not_found("project", project_id))?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::models::{check_name, CreateUser, Membership, PutMember, User};
-use super::projects::org_of;
+use super::projects::{ensure_project, org_of};
 use super::State;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
@@ -90,15 +90,6 @@ pub async fn list_members(
         });
     }
     Ok(Json(out))
-}
-
-async fn ensure_project(state: &State, project_id: i64) -> ApiResult<()> {
-    sqlx::query("SELECT id FROM projects WHERE id = $1")
-        .bind(project_id)
-        .fetch_optional(&state.store.pool)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| ApiError::not_found("project", project_id))
 }
 
 /// `PUT /api/v1/projects/{project_id}/members/{user_id}` (admin): add or change a role.

@@ -10,8 +10,9 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::deploy_models::{CreatePolicy, DataList, Policy};
-use super::environments::{check_yaml_size, ensure_project};
+use super::environments::check_yaml_size;
 use super::models::check_name;
+use super::projects::ensure_project;
 use super::State;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};

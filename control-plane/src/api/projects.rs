@@ -21,6 +21,16 @@ pub(super) async fn org_of(state: &State, caller: &Caller) -> ApiResult<i64> {
     Ok(row.try_get("org_id")?)
 }
 
+/// 404 unless the project exists (org admins pass `authorize` for any id).
+pub(super) async fn ensure_project(state: &State, project_id: i64) -> ApiResult<()> {
+    sqlx::query("SELECT id FROM projects WHERE id = $1")
+        .bind(project_id)
+        .fetch_optional(&state.store.pool)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("project", project_id))
+}
+
 /// `POST /api/v1/projects` (org admin).
 pub async fn create(
     state: State,

@@ -106,9 +106,8 @@ pub async fn new_version(api: &Api, t: &Team, prompt: i64, body: &str) -> Value 
     .await
 }
 
-pub async fn approved_version(api: &Api, t: &Team, prompt: i64, body: &str) -> i64 {
-    let v = new_version(api, t, prompt, body).await;
-    let id = v["id"].as_i64().unwrap();
+/// The editor submits version `id`, the admin approves it; returns the approval response.
+pub async fn submit_and_approve(api: &Api, t: &Team, id: i64) -> Value {
     api.ok(
         "POST",
         &format!("/api/v1/prompt_versions/{id}/submit_for_approval"),
@@ -117,15 +116,20 @@ pub async fn approved_version(api: &Api, t: &Team, prompt: i64, body: &str) -> i
         200,
     )
     .await;
-    let a = api
-        .ok(
-            "POST",
-            &format!("/api/v1/prompt_versions/{id}/approve"),
-            &t.admin,
-            Some(json!({"comment": "lgtm"})),
-            200,
-        )
-        .await;
+    api.ok(
+        "POST",
+        &format!("/api/v1/prompt_versions/{id}/approve"),
+        &t.admin,
+        Some(json!({"comment": "lgtm"})),
+        200,
+    )
+    .await
+}
+
+pub async fn approved_version(api: &Api, t: &Team, prompt: i64, body: &str) -> i64 {
+    let v = new_version(api, t, prompt, body).await;
+    let id = v["id"].as_i64().unwrap();
+    let a = submit_and_approve(api, t, id).await;
     assert_eq!(a["status"], "approved");
     id
 }

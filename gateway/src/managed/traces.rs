@@ -16,9 +16,11 @@ use tokio::sync::mpsc;
 use super::control::{ControlPlane, PostReply};
 use super::redact::redact_payload;
 use super::trace_record::{TraceBatch, TraceRecord, TraceStatus};
+use crate::civil_time::rfc3339;
 use crate::openai::request::RequestDoc;
 use crate::pipeline::record::RequestRecord;
 use crate::pipeline::Gateway;
+use crate::upstream::retry::equal_jitter_backoff;
 
 /// Records per POST.
 pub const MAX_BATCH: usize = 500;
@@ -43,11 +45,15 @@ const DECODING_FIELDS: [&str; 10] = [
     "n",
 ];
 
-/// A request as it finished, waiting to become a trace record.
+/// A request as it finished, waiting to become a trace record. The client's body stays
+/// only when the snapshot allows payloads; otherwise what the record needs of it (stream
+/// flag, decoding parameters) is taken out first, so a backed-up queue holds no bodies.
 pub struct Finished {
     rec: RequestRecord,
     latency: Duration,
     ended_at: SystemTime,
+    stream: bool,
+    decoding: Option<Value>,
 }
 
 /// The request path's end of the queue.
@@ -62,10 +68,27 @@ impl TraceSink {
     }
 
     /// Queues the record without waiting; counts it in `dropped` when the queue is full.
-    pub fn offer(&self, rec: RequestRecord, dropped: &IntCounter) {
+    /// Called once the response is complete, so it adds nothing to the request's latency.
+    pub fn offer(&self, mut rec: RequestRecord, dropped: &IntCounter) {
+        let latency = rec.started.elapsed();
+        let doc = rec
+            .request_body
+            .as_deref()
+            .and_then(|body| RequestDoc::parse(body).ok());
+        let stream = doc
+            .as_ref()
+            .and_then(|d| d.get::<bool>("stream").ok().flatten())
+            .unwrap_or(false);
+        let decoding = doc.as_ref().and_then(|doc| decoding(doc, rec.endpoint));
+        drop(doc);
+        if !rec.capture_payloads {
+            rec.request_body = None;
+        }
         let finished = Finished {
-            latency: rec.started.elapsed(),
+            latency,
             ended_at: SystemTime::now(),
+            stream,
+            decoding,
             rec,
         };
         if self.tx.try_send(finished).is_err() {
@@ -116,10 +139,8 @@ impl TraceShipper {
         let metrics = &self.gateway.metrics;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
-                let ceiling = BASE_BACKOFF
-                    .saturating_mul(1 << (attempt - 1))
-                    .min(MAX_BACKOFF);
-                tokio::time::sleep(ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())).await;
+                let wait = equal_jitter_backoff(BASE_BACKOFF, MAX_BACKOFF, attempt - 1);
+                tokio::time::sleep(wait).await;
             }
             match self.control.post_traces(&batch).await {
                 Ok(PostReply::Accepted) => {
@@ -177,16 +198,9 @@ pub fn trace_record(finished: Finished) -> TraceRecord {
         rec,
         latency,
         ended_at,
+        stream,
+        decoding,
     } = finished;
-    let doc = rec
-        .request_body
-        .as_deref()
-        .and_then(|body| RequestDoc::parse(body).ok());
-    let stream = doc
-        .as_ref()
-        .and_then(|d| d.get::<bool>("stream").ok().flatten())
-        .unwrap_or(false);
-    let decoding = doc.as_ref().and_then(|doc| decoding(doc, rec.endpoint));
     let usage = rec.usage.unwrap_or_default();
     let status = if rec.client_disconnected {
         TraceStatus::Cancelled
@@ -256,51 +270,11 @@ fn endpoint_path(label: &str) -> &'static str {
     }
 }
 
-/// RFC 3339 UTC with milliseconds, e.g. `2026-12-03T07:28:44.123Z`.
-pub fn rfc3339(time: SystemTime) -> String {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
     use super::*;
-
-    #[test]
-    fn formats_rfc3339() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_282_924_123);
-        assert_eq!(rfc3339(t), "2026-12-03T07:28:44.123Z");
-        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
-    }
 
     #[test]
     fn full_queue_drops_and_counts() {
@@ -327,13 +301,17 @@ mod tests {
         let (sink, mut rx) = TraceSink::channel(4);
         let dropped = IntCounter::new("d", "d").unwrap();
         sink.offer(rec, &dropped);
-        let record = trace_record(rx.try_recv().unwrap());
+        let finished = rx.try_recv().unwrap();
+        assert!(
+            finished.rec.request_body.is_none(),
+            "no body waits in the queue when payloads are off"
+        );
+        let record = trace_record(finished);
         assert_eq!(record.endpoint, "/v1/chat/completions");
         assert_eq!(record.route, "support");
         assert!(record.stream);
         assert_eq!(record.decoding.unwrap()["temperature"], 0.2);
         assert_eq!(record.status, TraceStatus::Ok);
-        assert_eq!(record.cache, "off");
         assert!(record.request.is_none() && record.response.is_none());
 
         let mut rec = RequestRecord::new(Instant::now(), "trace-2".into(), "chat");

@@ -18,6 +18,7 @@ use super::validate::raw_config;
 use crate::config::snapshot::{compile, Snapshot};
 use crate::pipeline::Gateway;
 use crate::upstream::client::ClientFactory;
+use crate::upstream::retry::equal_jitter_backoff;
 
 /// Where a managed gateway gets its config, and where it keeps the last good one.
 #[derive(Debug, Clone)]
@@ -146,13 +147,9 @@ impl SnapshotWatcher {
     }
 }
 
-/// Exponential backoff with jitter: a random delay in [d/2, d], d doubling per failure.
+/// The wait after `failures` failed polls in a row: in [d/2, d], d doubling per failure.
 fn backoff(failures: u32) -> Duration {
-    let ceiling = MIN_BACKOFF
-        .saturating_mul(1 << failures.min(10))
-        .min(MAX_BACKOFF);
-    let half = ceiling / 2;
-    half + half.mul_f64(fastrand::f64())
+    equal_jitter_backoff(MIN_BACKOFF, MAX_BACKOFF, failures)
 }
 
 #[async_trait]
@@ -193,13 +190,14 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
-        for failures in 0..40 {
-            let d = backoff(failures);
-            let ceiling = MIN_BACKOFF
-                .saturating_mul(1 << failures.min(10))
-                .min(MAX_BACKOFF);
-            assert!(d >= ceiling / 2 && d <= ceiling, "{failures}: {d:?}");
+        let ms = |d: Duration| d.as_millis();
+        for _ in 0..50 {
+            let first = ms(backoff(0));
+            assert!((250..=500).contains(&first), "{first}");
+            let third = ms(backoff(2));
+            assert!((1000..=2000).contains(&third), "{third}");
+            let capped = ms(backoff(40));
+            assert!((5000..=10_000).contains(&capped), "{capped}");
         }
-        assert!(backoff(30) <= MAX_BACKOFF);
     }
 }

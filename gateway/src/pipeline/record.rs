@@ -33,7 +33,8 @@ pub struct RequestRecord {
     pub decision: Option<RoutingDecision>,
     /// The prompt release the request rendered, if its route binds one.
     pub prompt: Option<PromptUse>,
-    /// The client's body, kept (without a copy) when traces are shipped.
+    /// The client's body, kept (without a copy) when traces are shipped; it is queued with
+    /// the trace only when the snapshot allows payloads.
     pub request_body: Option<Bytes>,
     /// The body sent to the client, kept when the snapshot allows payloads in traces.
     pub response_body: Option<Bytes>,

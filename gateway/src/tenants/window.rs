@@ -1,5 +1,7 @@
 //! The fixed UTC windows limits count in: the minute, the day and the calendar month.
 
+use crate::civil_time::civil_from_days;
+
 /// The windows containing one instant (Unix seconds), with the seconds left in each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Windows {
@@ -39,17 +41,10 @@ impl Windows {
     }
 }
 
-/// `year * 100 + month` of a day since the epoch (H. Hinnant's `civil_from_days`).
+/// `year * 100 + month` of a day since the epoch.
 fn year_month(day: u64) -> u64 {
-    let z = day + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    year * 100 + month
+    let (year, month, _) = civil_from_days(day as i64);
+    year as u64 * 100 + u64::from(month)
 }
 
 #[cfg(test)]

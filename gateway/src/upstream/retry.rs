@@ -34,6 +34,15 @@ impl RetryPolicy {
     }
 }
 
+/// Exponential backoff with "equal jitter": a random delay in [d/2, d] where
+/// d = `base` × 2^`doublings`, capped at `max`. Never near zero, for links to one peer
+/// (the control plane) that should not be hammered while it is down.
+pub fn equal_jitter_backoff(base: Duration, max: Duration, doublings: u32) -> Duration {
+    let ceiling = base.saturating_mul(1u32 << doublings.min(16)).min(max);
+    let half = ceiling / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
 /// The delay a `Retry-After` (or `retry-after-ms`) header asks for, if any.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
