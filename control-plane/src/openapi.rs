@@ -110,7 +110,7 @@ const OPERATIONS: &[Op] = &[
     (HttpMethod::Get, "/api/v1/audit", "List audit records ?after=SEQ&limit=N (admin)", None, "200", Some("Record")),
     (HttpMethod::Post, "/api/v1/prompt_versions/{version_id}/checks", "Record a check result (editor)", Some("CreateCheck"), "201", Some("CheckResult")),
     (HttpMethod::Get, "/api/v1/prompt_versions/{version_id}/checks", "List check results {data} (viewer)", None, "200", Some("CheckResult")),
-    (HttpMethod::Post, "/api/v1/deployments", "Deploy a version: stable, canary 1..99 or clear 0; gated (editor)", Some("CreateDeployment"), "201", Some("Deployment")),
+    (HttpMethod::Post, "/api/v1/deployments", "Deploy a version: stable, canary 1..99 or clear 0; gated (editor; admin for prod and staging)", Some("CreateDeployment"), "201", Some("Deployment")),
     (HttpMethod::Get, "/api/v1/prompts/{prompt_id}/deployments", "List deployments {data}, newest first (viewer)", None, "200", Some("Deployment")),
     (HttpMethod::Get, "/api/v1/projects/{project_id}/environments", "List environment configs {data} (viewer)", None, "200", Some("EnvironmentConfig")),
     (HttpMethod::Put, "/api/v1/projects/{project_id}/environments/{env}/config", "Set an environment's gateway config, validated (admin)", Some("PutEnvironmentConfig"), "200", Some("EnvironmentConfig")),

@@ -100,6 +100,13 @@ async fn deploy_matrix_denies_cross_project_and_underprivileged(db: &TestDb) {
                 Some(json!({"prompt_version_id": approved, "environment": "dev"})),
                 1,
             ),
+            // prod is protected: admins only, as for its label.
+            (
+                "POST",
+                "/api/v1/deployments".into(),
+                Some(json!({"prompt_version_id": approved, "environment": "prod"})),
+                2,
+            ),
             (
                 "POST",
                 "/api/v1/policies".into(),
@@ -157,7 +164,7 @@ async fn deploy_matrix_denies_cross_project_and_underprivileged(db: &TestDb) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 14 * 3 + 14 * 4);
+    assert_eq!(checked, 15 * 3 + 15 * 4);
     // The kept policy survived every foreign attempt.
     let listed = api
         .ok(

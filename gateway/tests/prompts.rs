@@ -349,3 +349,39 @@ fn environment_values_must_be_declared_and_typed() {
         format!("{base}    prompt: {{ name: p, label: prod, variables: {{ x: 2 }} }}\n{prompts}");
     assert!(promptgate::config::load::load_str("t.yaml", &ok, &clients).is_ok());
 }
+
+#[tokio::test]
+async fn a_key_not_allowed_on_the_route_gets_403_before_any_rendering() {
+    let up = Upstream::start(|_, _| Reply::json(200, CHAT_OK)).await;
+    let yaml = format!(
+        "{}virtual_keys:\n  - {{ name: team-b, key_sha256: {}, allowed_models: [plain] }}\n",
+        config(&up, 0),
+        promptgate::tenants::sha256_hex("sk-b")
+    );
+    let gw = gateway(&yaml);
+    // Missing variables would be a 400 naming them; this key must not learn them.
+    let body = json!({"model": "support", "messages": [], "variables": {}});
+    let (down, _) = call_as(
+        &gw,
+        Endpoint::ChatCompletions,
+        body.to_string(),
+        Some("sk-b"),
+        BufferedDownstream::default(),
+    )
+    .await;
+    let json: Value = serde_json::from_slice(&down.body()).unwrap();
+    assert_eq!(status(&down), 403, "{json}");
+    assert_eq!(json["error"]["type"], "permission_error", "{json}");
+    assert!(!json.to_string().contains("customer"), "{json}");
+    let plain = json!({"model": "plain", "messages": []});
+    let (down, _) = call_as(
+        &gw,
+        Endpoint::ChatCompletions,
+        plain.to_string(),
+        Some("sk-b"),
+        BufferedDownstream::default(),
+    )
+    .await;
+    assert_eq!(status(&down), 200);
+    assert_eq!(up.count(), 1);
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::deploy_models::{CreateDeployment, DataList, Deployment};
-use super::labels::point;
+use super::labels::{point, role_to_move};
 use super::models::Label;
 use super::{authorized_prompt, version_owner, State};
 use crate::audit::{self, Entry};
@@ -267,8 +267,8 @@ async fn clear_canary(
     Ok(deployment)
 }
 
-/// `POST /api/v1/deployments` (editor): stable (no percent or 100), canary (1..=99) or
-/// clear the canary (0).
+/// `POST /api/v1/deployments` (editor; admin for `prod` and `staging`): stable (no percent
+/// or 100), canary (1..=99) or clear the canary (0).
 pub async fn create(
     state: State,
     caller: Caller,
@@ -282,6 +282,11 @@ pub async fn create(
         ApiError::not_found("prompt version", version_id),
     )?;
     check_environment(&req.environment, "environment")?;
+    caller.authorize(
+        project_id,
+        role_to_move(&req.environment),
+        ApiError::not_found("prompt version", version_id),
+    )?;
     let percent = req.canary_percent.unwrap_or(100);
     if !(0..=100).contains(&percent) {
         return Err(ApiError::unprocessable(

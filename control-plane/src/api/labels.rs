@@ -1,6 +1,6 @@
 //! Labels: a named pointer from a prompt to one of its versions; a label named after an
 //! environment is what that environment's gateways serve. `prod` and `staging` are protected:
-//! only admins move them here. Every move passes the deployment gate and is recorded as a
+//! only admins move them, here and through `POST /deployments`. Every move passes the deployment gate and is recorded as a
 //! deployment (see `deployments`).
 
 use axum::Json;
@@ -19,6 +19,16 @@ use crate::store::now_rfc3339;
 
 const PROTECTED: &[&str] = &["prod", "staging"];
 
+/// The role that may move `label` (the label of the environment of that name): admins for
+/// the protected ones, editors for the rest. Labels and deployments share this rule.
+pub(super) fn role_to_move(label: &str) -> Role {
+    if PROTECTED.contains(&label) {
+        Role::Admin
+    } else {
+        Role::Editor
+    }
+}
+
 fn check_label(name: &str) -> ApiResult<Role> {
     let ok = !name.is_empty()
         && name.len() <= 32
@@ -31,11 +41,7 @@ fn check_label(name: &str) -> ApiResult<Role> {
             Some("label"),
         ));
     }
-    Ok(if PROTECTED.contains(&name) {
-        Role::Admin
-    } else {
-        Role::Editor
-    })
+    Ok(role_to_move(name))
 }
 
 /// Points `label` at `version_id` (which must be a version of `prompt_id`), audited. The

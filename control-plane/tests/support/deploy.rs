@@ -40,7 +40,8 @@ pub async fn configure(api: &Api, t: &Team, env: &str, yaml: &str) -> Value {
     .await
 }
 
-/// `POST /api/v1/deployments` as the editor; `percent` None deploys stable.
+/// `POST /api/v1/deployments` as the least role that may: the editor, or the admin for the
+/// protected `prod` and `staging`; `percent` None deploys stable.
 pub async fn deploy(
     api: &Api,
     t: &Team,
@@ -52,8 +53,13 @@ pub async fn deploy(
     if let Some(p) = percent {
         body["canary_percent"] = json!(p);
     }
+    let key = if matches!(env, "prod" | "staging") {
+        &t.admin
+    } else {
+        &t.editor
+    };
     let (s, v) = api
-        .call("POST", "/api/v1/deployments", Some(&t.editor), Some(body))
+        .call("POST", "/api/v1/deployments", Some(key), Some(body))
         .await;
     (s.as_u16(), v)
 }

@@ -1,6 +1,7 @@
 //! The upstream exchange of an LLM endpoint: choose targets, retry and fall back before the
 //! first byte reaches the client, then relay a whole body or a stream and account for it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use super::respond::{self, COST};
 use super::{Gateway, GatewayRequest};
 use crate::accounting::format_cost;
 use crate::byok::{self, OfferedKey};
+use crate::config::prompts::BoundPrompt;
 use crate::config::{Snapshot, Target};
 use crate::error::GatewayError;
 use crate::openai::usage::Usage;
@@ -20,6 +22,7 @@ use crate::providers::{AttemptError, Endpoint, ProviderCall, ProviderResponse};
 use crate::routing::health::Admission;
 use crate::routing::plan::target_key;
 use crate::routing::{self, RequestFacts};
+use crate::tenants::VirtualKey;
 use crate::upstream::body::BodyError;
 use crate::upstream::retry::retry_after;
 
@@ -39,10 +42,11 @@ pub async fn run<D: Downstream>(
     down: &mut D,
     rec: &mut RequestRecord,
 ) -> Result<(), GatewayError> {
+    let tenant = rec.tenant.as_deref();
     let (mut prepared, prompt) = PreparedRequest::parse_with_prompt(
         endpoint,
         req.body.clone(),
-        |model| snapshot.bound_prompt(model),
+        |model| permitted_prompt(snapshot, tenant, model),
         req.subject_header.as_ref(),
     )?;
     rec.prompt = prompt;
@@ -61,6 +65,19 @@ pub async fn run<D: Downstream>(
             Ok(())
         }
     }
+}
+
+/// The prompt bound to the route `model`, if the request's virtual key may use that route: a
+/// key that may not is refused (403) by [`send_with_retries`] before anything is rendered, so
+/// it never learns a template's variables from a 400.
+pub(super) fn permitted_prompt<'s>(
+    snapshot: &'s Snapshot,
+    tenant: Option<&VirtualKey>,
+    model: &str,
+) -> Option<&'s Arc<BoundPrompt>> {
+    snapshot
+        .bound_prompt(model)
+        .filter(|_| tenant.is_none_or(|key| key.allows(model)))
 }
 
 /// A 2xx response from a target, body not yet read.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::downstream::Downstream;
-use super::exchange::{read_whole, send_with_retries, PreparedRequest};
+use super::exchange::{permitted_prompt, read_whole, send_with_retries, PreparedRequest};
 use super::record::RequestRecord;
 use super::respond;
 use super::{Gateway, GatewayRequest};
@@ -82,10 +82,11 @@ pub async fn run<D: Downstream>(
         .or(request.policy.as_ref().and_then(|p| p.route.as_deref()))
         .is_some_and(|model| snapshot.bound_prompt(model).is_some());
     let (chat_body, schema) = build_chat_request(request, bound)?;
+    let tenant = rec.tenant.as_deref();
     let (prepared, prompt) = PreparedRequest::parse_with_prompt(
         Endpoint::ChatCompletions,
         chat_body,
-        |model| snapshot.bound_prompt(model),
+        |model| permitted_prompt(snapshot, tenant, model),
         req.subject_header.as_ref(),
     )?;
     rec.prompt = prompt;

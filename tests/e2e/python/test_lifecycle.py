@@ -14,7 +14,7 @@ snapshot), and an invalid policy is refused with nothing applied.
 
 from __future__ import annotations
 
-import json
+import json as _json
 import os
 import re
 import signal
@@ -158,20 +158,25 @@ class ManagedGateway:
 
 
 class Ctl:
-    """`promptctl` as a user would run it, with one API key; answers parsed from --json."""
+    """`promptctl` as a user would run it, with one API key; answers parsed from --json
+    (`json=False`: the human-readable output, returned unparsed)."""
 
     def __init__(self, cp: ControlPlane, work: Path):
         self.cp, self.work = cp, work
 
-    def run(self, key: str, *args: str, project: bool = True, check: bool = True):
-        cmd = [_env("PROMPTCTL_BIN"), "--url", self.cp.url, "--api-key", key, "--json"]
+    def run(self, key: str, *args: str, project: bool = True, check: bool = True, json: bool = True):
+        cmd = [_env("PROMPTCTL_BIN"), "--url", self.cp.url, "--api-key", key]
+        if json:
+            cmd.append("--json")
         if project:
             cmd += ["--project", "shop"]
         env = {**os.environ, "PROMPTCTL_CONFIG": str(self.work / "promptctl.toml")}
         done = subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=60)
         if check:
             assert done.returncode == 0, f"promptctl {' '.join(args)}: {done.stderr}{done.stdout}"
-            return json.loads(done.stdout) if done.stdout.strip() else None
+            if not json:
+                return done.stdout
+            return _json.loads(done.stdout) if done.stdout.strip() else None
         return done
 
 
@@ -242,14 +247,17 @@ def test_lifecycle_from_push_to_trace(world):
 
     pushed = ctl.run(alice, "prompts", "push", str(PROMPT_FILE))
     assert pushed["result"] == "created" and pushed["version"]["version"] == 1, pushed
-    # Not deployable before review; and the author cannot approve her own version.
-    early = ctl.run(alice, "deploy", "support-answer", "--version", "1", "--env", "prod", check=False)
+    # Not deployable before review, even by an admin; an editor author cannot approve.
+    early = ctl.run(bob, "deploy", "support-answer", "--version", "1", "--env", "prod", check=False)
     assert early.returncode != 0 and "HTTP 409" in early.stderr, early
     ctl.run(alice, "submit", "support-answer", "--version", "1")
     own = ctl.run(alice, "approve", "support-answer", "--version", "1", check=False)
-    assert own.returncode != 0, own
+    assert own.returncode != 0 and "HTTP 403" in own.stderr, own
     ctl.run(bob, "approve", "support-answer", "--version", "1")
-    deployed = ctl.run(alice, "deploy", "support-answer", "--version", "1", "--env", "prod")
+    # prod is protected: the editor may not deploy there, the admin may.
+    by_editor = ctl.run(alice, "deploy", "support-answer", "--version", "1", "--env", "prod", check=False)
+    assert by_editor.returncode != 0 and "HTTP 403" in by_editor.stderr, by_editor
+    deployed = ctl.run(bob, "deploy", "support-answer", "--version", "1", "--env", "prod")
     assert deployed["kind"] == "stable" and deployed["version"] == 1, deployed
     ctl.run(bob, "env", "set", "prod", str(environment_config(work)))
 
@@ -274,7 +282,7 @@ def test_lifecycle_from_push_to_trace(world):
     assert ctl.run(alice, "prompts", "push", str(v2_file))["version"]["version"] == 2
     ctl.run(alice, "submit", "support-answer", "--version", "2")
     ctl.run(bob, "approve", "support-answer", "--version", "2")
-    ctl.run(alice, "deploy", "support-answer", "--version", "2", "--env", "prod")
+    ctl.run(bob, "deploy", "support-answer", "--version", "2", "--env", "prod")
     deployed_at = time.monotonic()
     picked = wait_until(lambda: ask(gateway, {"product": "Acme Cloud"}).headers["x-promptgate-prompt-version"] == "2", 5)
     took = time.monotonic() - deployed_at
@@ -291,8 +299,8 @@ def test_lifecycle_from_push_to_trace(world):
     assert trace["route"] == "support" and trace["prompt"] == "support-answer", trace
     assert trace["prompt_version"] == 2 and trace["status"] == "ok", trace
     assert trace["environment"] == "prod" and trace["provider"] == "azure", trace
-    human = ctl.run(bob, "traces", "show", trace_id, check=False)
-    assert trace_id in human.stdout
+    human = ctl.run(bob, "traces", "show", trace_id, json=False)
+    assert trace_id in human and not human.lstrip().startswith("{"), human
 
 
 def test_resilience_when_the_control_plane_is_down(world):
