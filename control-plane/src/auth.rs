@@ -177,10 +177,6 @@ impl Caller {
         self.authorize(project_id, need, not_found)
     }
 
-    pub fn is_gateway(&self) -> bool {
-        self.role == Role::Gateway
-    }
-
     /// The caller's role in `project_id`, if it has one (org admins aside).
     pub fn role_in(&self, project_id: i64) -> Option<Role> {
         if self.project_id == Some(project_id) {

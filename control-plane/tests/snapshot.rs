@@ -119,6 +119,10 @@ async fn another_replica_change_wakes_within_two_seconds(db: &TestDb) {
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !poll.is_finished(),
+        "the long-poll waits while nothing changes"
+    );
     replica
         .ok(
             "POST",

@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use sqlx::Row;
 use tokio::time::Instant;
 
+use super::projects::resolve_project;
 use super::State;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
@@ -33,32 +33,6 @@ pub struct SnapshotQuery {
     /// Seconds to wait for a change when `If-None-Match` matches (0..=60, default 0).
     #[serde(default)]
     pub wait: Option<u64>,
-}
-
-/// The id of the project `name_or_id` names in the caller's organization (404 otherwise).
-pub async fn resolve_project(state: &State, caller: &Caller, name_or_id: &str) -> ApiResult<i64> {
-    let not_found = || ApiError::not_found("project", name_or_id);
-    let org: i64 = sqlx::query("SELECT org_id FROM users WHERE id = $1")
-        .bind(caller.user_id)
-        .fetch_one(&state.store.pool)
-        .await?
-        .try_get("org_id")?;
-    let by_name = sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND name = $2")
-        .bind(org)
-        .bind(name_or_id)
-        .fetch_optional(&state.store.pool)
-        .await?;
-    let row = match (by_name, name_or_id.parse::<i64>()) {
-        (Some(row), _) => row,
-        (None, Ok(id)) => sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(id)
-            .fetch_optional(&state.store.pool)
-            .await?
-            .ok_or_else(not_found)?,
-        (None, Err(_)) => return Err(not_found()),
-    };
-    Ok(row.try_get("id")?)
 }
 
 /// The version an `If-None-Match` header names (`"v"`, `W/"v"` or bare `v`).

@@ -21,6 +21,32 @@ pub(super) async fn org_of(state: &State, caller: &Caller) -> ApiResult<i64> {
     Ok(row.try_get("org_id")?)
 }
 
+/// The id of the project `name_or_id` names in the caller's organization (404 otherwise).
+pub(super) async fn resolve_project(
+    state: &State,
+    caller: &Caller,
+    name_or_id: &str,
+) -> ApiResult<i64> {
+    let not_found = || ApiError::not_found("project", name_or_id);
+    let org = org_of(state, caller).await?;
+    let by_name = sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND name = $2")
+        .bind(org)
+        .bind(name_or_id)
+        .fetch_optional(&state.store.pool)
+        .await?;
+    let row = match (by_name, name_or_id.parse::<i64>()) {
+        (Some(row), _) => row,
+        (None, Ok(id)) => sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
+            .bind(org)
+            .bind(id)
+            .fetch_optional(&state.store.pool)
+            .await?
+            .ok_or_else(not_found)?,
+        (None, Err(_)) => return Err(not_found()),
+    };
+    Ok(row.try_get("id")?)
+}
+
 /// 404 unless the project exists (org admins pass `authorize` for any id).
 pub(super) async fn ensure_project(state: &State, project_id: i64) -> ApiResult<()> {
     sqlx::query("SELECT id FROM projects WHERE id = $1")

@@ -14,6 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use super::projects::resolve_project;
 use super::State;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
@@ -79,30 +80,6 @@ impl TraceView {
             received_at: row.try_get("received_at")?,
         })
     }
-}
-
-/// The project named by a batch: its name in the caller's organization, or its numeric id.
-async fn resolve_project(state: &State, caller: &Caller, project: &str) -> ApiResult<i64> {
-    let org_id = super::projects::org_of(state, caller).await?;
-    let by_name = sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND name = $2")
-        .bind(org_id)
-        .bind(project)
-        .fetch_optional(&state.store.pool)
-        .await?;
-    let row = match (by_name, project.parse::<i64>()) {
-        (Some(row), _) => Some(row),
-        (None, Ok(id)) => {
-            sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(&state.store.pool)
-                .await?
-        }
-        (None, Err(_)) => None,
-    };
-    row.ok_or_else(|| ApiError::NotFound("project not found".into()))?
-        .try_get("id")
-        .map_err(ApiError::from)
 }
 
 fn too_large(message: String) -> ApiError {

@@ -10,7 +10,7 @@ use control_plane::audit::{verify_records, Head, Record, VerifyError};
 
 use super::context::Context;
 use super::http::query;
-use super::output::{items, json, Table};
+use super::output::{emit, items, json, Table};
 use super::{print, CliError, CliResult};
 
 /// Records fetched per request while verifying (the server's maximum page).
@@ -126,9 +126,9 @@ pub fn report(as_json: bool, result: Result<Head, VerifyError>) -> ExitCode {
         }
     };
     if as_json {
-        print!("{}", json(&value));
+        emit(&json(&value));
     } else {
-        println!("{text}");
+        emit(&format!("{text}\n"));
     }
     code
 }

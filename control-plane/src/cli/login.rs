@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use super::config::{self, SavedConfig};
 use super::context::DEFAULT_URL;
 use super::http::ControlPlane;
-use super::output::items;
+use super::output::{emit, items};
 use super::{CliError, CliResult, ClientArgs};
 
 pub async fn login(args: &ClientArgs) -> CliResult<()> {
@@ -41,11 +41,11 @@ pub async fn login(args: &ClientArgs) -> CliResult<()> {
         project: args.project.clone(),
     };
     config::save(&path, &config)?;
-    println!(
-        "logged in to {} ({projects} project(s) visible); saved to {}",
+    emit(&format!(
+        "logged in to {} ({projects} project(s) visible); saved to {}\n",
         api.base(),
         path.display()
-    );
+    ));
     Ok(())
 }
 

@@ -167,8 +167,8 @@ pub async fn run(args: ClientArgs, command: Command) -> CliResult<ExitCode> {
 /// Prints `answer` as JSON when `--json` was given, else `human(answer)`.
 pub(crate) fn print(ctx: &Context, answer: &Value, human: impl FnOnce(&Value) -> String) {
     if ctx.json {
-        print!("{}", output::json(answer));
+        output::emit(&output::json(answer));
     } else {
-        print!("{}", human(answer));
+        output::emit(&human(answer));
     }
 }

@@ -109,6 +109,14 @@ pub fn items(answer: &Value) -> Result<&[Value], CliError> {
         .ok_or_else(|| CliError::Local("the control plane answered a list with no items".into()))
 }
 
+/// Writes `text` to stdout. A closed pipe (`promptctl traces list | head -1`) ends the
+/// output quietly instead of panicking as `print!` would.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 pub fn json(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
     text.push('\n');

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::context::{id_of, Context};
 use super::http::query;
-use super::output::{cell, fields, items, Table};
+use super::output::{cell, emit, fields, items, Table};
 use super::prompt_file::PromptFile;
 use super::{print, CliResult};
 
@@ -125,7 +125,11 @@ async fn push(ctx: &Context, file: &PromptFile) -> CliResult<()> {
                 .post(&prompts_path, &json!({"name": file.name}))
                 .await?;
             if !ctx.json {
-                println!("created prompt {} (id {})", file.name, cell(&created["id"]));
+                emit(&format!(
+                    "created prompt {} (id {})\n",
+                    file.name,
+                    cell(&created["id"])
+                ));
             }
             (created, true)
         }
