@@ -1,6 +1,8 @@
-//! `promptctl deploy`, `rollback` and `traces` against a stand-in control plane that checks
-//! each request against contracts.md and answers contract-shaped JSON (these endpoints are
-//! built in parallel; the stand-in pins what the CLI sends and how it reads the answers).
+//! `promptctl deploy`, `rollback` and `traces` against a stand-in control plane that records
+//! each request and answers in the real endpoints' shapes (`Deployment`, `Label`, trace
+//! records): these tests pin exactly what the CLI sends (methods, paths, query filters,
+//! bodies) and how it reads the answers, including error paths the real service reaches only
+//! with more setup. The CLI against the real service is in `cli.rs` and the e2e lifecycle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli_support;
@@ -63,22 +65,27 @@ async fn stand_in(
     };
     log.lock().unwrap().push(seen);
     match (method.as_str(), uri.path()) {
-        ("GET", "/api/v1/projects") => Json(json!({"data": [{"id": 7, "name": "shop"}]})).into_response(),
+        ("GET", "/api/v1/projects") => {
+            Json(json!({"data": [{"id": 7, "name": "shop"}]})).into_response()
+        }
         ("GET", "/api/v1/projects/7/prompts") => {
-            Json(json!({"data": [{"id": 3, "project_id": 7, "name": "greet", "labels": []}]})).into_response()
+            Json(json!({"data": [{"id": 3, "project_id": 7, "name": "greet", "labels": []}]}))
+                .into_response()
         }
         ("GET", "/api/v1/prompts/3/versions") => Json(json!({"data": [
             {"id": 30, "prompt_id": 3, "version": 1, "status": "approved"},
             {"id": 31, "prompt_id": 3, "version": 2, "status": "approved"}]}))
         .into_response(),
         ("POST", "/api/v1/deployments") => deployment(&body),
+        // The real endpoint answers the moved label.
         ("POST", "/api/v1/prompts/3/labels/prod/rollback") => Json(json!({
-            "id": 12, "prompt_id": 3, "prompt_version_id": 30, "version": 1, "environment": "prod",
-            "kind": "rollback", "canary_percent": null, "created_by": 1, "created_at": "2026-12-01T10:00:00Z"}))
+            "name": "prod", "version_id": 30, "version": 1, "updated_by": 1,
+            "updated_at": "2026-12-01T10:00:00Z"}))
         .into_response(),
         ("GET", "/api/v1/traces/tr-1") => Json(trace("tr-1")).into_response(),
         ("GET", "/api/v1/projects/7/traces") => {
-            Json(json!({"data": [trace("tr-2"), trace("tr-1")], "next_before": "cursor-1"})).into_response()
+            Json(json!({"data": [trace("tr-2"), trace("tr-1")], "next_before": "cursor-1"}))
+                .into_response()
         }
         _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
     }
@@ -94,7 +101,7 @@ fn deployment(req: &Value) -> Response {
     }
     let (kind, percent) = match req["canary_percent"].as_i64() {
         None | Some(100) => ("stable", Value::Null),
-        Some(0) => ("canary_cleared", Value::Null),
+        Some(0) => ("canary_cleared", json!(0)),
         Some(p) => ("canary", json!(p)),
     };
     let answer = json!({"id": 11, "prompt_id": 3, "prompt_version_id": req["prompt_version_id"], "version": 2,

@@ -1,26 +1,22 @@
 //! The client's HTTP(S) connection to the control plane: JSON in, JSON out, the server's
 //! OpenAI-shaped errors turned into `CliError::Api`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use promptgate::upstream::client::{ClientFactory, ClientKey, HttpClient};
 use serde_json::Value;
 
 use super::CliError;
 
+pub use promptgate::managed::control::encode;
+
 /// Longest wait for one whole request (connect, send, read the answer).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+const CONNECT_TIMEOUT_MS: u64 = 10_000;
 
 /// A control plane at `base` (e.g. `http://127.0.0.1:7070`), called with one API key.
 pub struct ControlPlane {
@@ -37,25 +33,15 @@ impl ControlPlane {
                 "control plane URL must start with http:// or https://, got {base:?}"
             )));
         }
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| CliError::Local(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        // The gateway's own pooled client (rustls, webpki roots), as its managed mode uses.
+        let client = ClientFactory::default()
+            .client(ClientKey {
+                connect_timeout_ms: CONNECT_TIMEOUT_MS,
+                http2_prior_knowledge: false,
+            })
+            .map_err(CliError::Local)?;
         Ok(ControlPlane {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
             base: base.to_owned(),
             key,
         })
@@ -185,19 +171,6 @@ pub fn query(pairs: &[(&str, Option<String>)]) -> String {
     } else {
         format!("?{}", parts.join("&"))
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (query values, path parts).
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

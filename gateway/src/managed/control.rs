@@ -188,8 +188,9 @@ fn error_message(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
 }
 
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
+/// Percent-encodes everything but RFC 3986 unreserved characters (query values, path
+/// segments); `promptctl` uses it too.
+pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
